@@ -1,0 +1,82 @@
+//! One-call analysis of a whole input: decode → meter → [`Analysis`].
+
+use std::io::{Read, Seek};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+use crate::decode::{Decoder, Limits, StreamInfo};
+use crate::error::{Error, Result, Warning, panic_message};
+use crate::loudness::{LoudnessMeter, LoudnessReport, MeterOptions, MonoMode, channel_weights};
+
+/// How to analyse.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AnalyzeOptions {
+    /// Decoder caps.
+    pub limits: Limits,
+    /// How a one-channel input is weighted.
+    pub mono_mode: MonoMode,
+}
+
+/// The measurement of one input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Analysis {
+    /// What the stream is.
+    pub info: StreamInfo,
+    /// Frames decoded (after gapless trimming).
+    pub frames: u64,
+    /// The mono policy applied, for one-channel inputs; `None` otherwise.
+    pub mono_mode: Option<MonoMode>,
+    /// The loudness figures.
+    pub loudness: LoudnessReport,
+    /// Non-fatal problems (skipped packets, sanitised samples, truncation).
+    pub warnings: Vec<Warning>,
+}
+
+impl Analysis {
+    /// Decoded duration in seconds.
+    pub fn duration_s(&self) -> f64 {
+        self.frames as f64 / f64::from(self.info.sample_rate)
+    }
+}
+
+/// Analyses the file at `path`.
+///
+/// # Errors
+/// Any [`Error`] of opening or decoding; a panic anywhere in decoding or metering becomes
+/// [`Error::DecoderPanic`].
+pub fn analyze_path(path: &Path, options: &AnalyzeOptions) -> Result<Analysis> {
+    let file = std::fs::File::open(path)?;
+    analyze_source(file, options)
+}
+
+/// Analyses any seekable source.
+///
+/// # Errors
+/// As [`analyze_path`].
+pub fn analyze_source<S: Read + Seek + Send + Sync + 'static>(source: S, options: &AnalyzeOptions) -> Result<Analysis> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let mut decoder = Decoder::open(source, &options.limits)?;
+        analyze_decoder(&mut decoder, options.mono_mode)
+    }))
+    .unwrap_or_else(|p| Err(Error::DecoderPanic { message: panic_message(&*p) }))
+}
+
+/// Runs an opened decoder to the end through a meter.
+///
+/// # Errors
+/// Any decode error.
+pub fn analyze_decoder(decoder: &mut Decoder, mono_mode: MonoMode) -> Result<Analysis> {
+    let info = decoder.info().clone();
+    let weights = channel_weights(&info.layout, mono_mode);
+    let mut meter = LoudnessMeter::new(info.sample_rate, &weights, MeterOptions::default())?;
+    while let Some(block) = decoder.next_block()? {
+        meter.process(block);
+    }
+    Ok(Analysis {
+        mono_mode: (info.channels() == 1).then_some(mono_mode),
+        frames: decoder.frames(),
+        loudness: meter.report(),
+        warnings: decoder.warnings(),
+        info,
+    })
+}

@@ -1,0 +1,548 @@
+//! Streaming decode: any supported file in, planar `f32` blocks out.
+//!
+//! The container is found by probing the content (never the file name). Each call to
+//! [`Decoder::next_block`] decodes one packet and yields its frames as one plane per channel; the
+//! planes are reused, so memory stays the same for any input length. Encoder delay and padding
+//! are trimmed where the container records them (MP3 LAME/Xing tags and Ogg granules through
+//! symphonia, MP4 edit lists here in [`mp4`]).
+//!
+//! Every call into symphonia runs under `catch_unwind`, so a panic on a malformed input becomes
+//! [`Error::DecoderPanic`] for this input only. Caps in [`Limits`] bound channels, sample rate,
+//! packet size and decoded duration before anything is allocated from them.
+
+pub mod mp4;
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+use symphonia::core::audio::{Channels, GenericAudioBufferRef, Position};
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
+use symphonia::core::io::{MediaSource, MediaSourceStream};
+use symphonia::core::meta::MetadataOptions;
+
+use crate::channels::{ChannelRole, default_layout};
+use crate::error::{Error, Result, Warning, panic_message};
+
+/// Caps that protect against hostile or broken inputs. All are checked before any buffer is
+/// sized from a value the input claims.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// Most channels accepted (default 8).
+    pub max_channels: usize,
+    /// Lowest sample rate accepted in Hz (default 8 000; K-weighting is defined from there).
+    pub min_sample_rate: u32,
+    /// Highest sample rate accepted in Hz (default 384 000).
+    pub max_sample_rate: u32,
+    /// Longest decoded duration accepted, in seconds (default 24 hours).
+    pub max_duration_s: f64,
+    /// Most frames one packet may claim to decode to (default 1 048 576).
+    pub max_frames_per_packet: u64,
+    /// Most corrupt packets skipped before the file is rejected (default 1 000).
+    pub max_corrupt_packets: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_channels: 8,
+            min_sample_rate: 8_000,
+            max_sample_rate: 384_000,
+            max_duration_s: 24.0 * 3600.0,
+            max_frames_per_packet: 1 << 20,
+            max_corrupt_packets: 1_000,
+        }
+    }
+}
+
+/// What the stream is, as far as it is known before decoding the audio.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamInfo {
+    /// Codec short name as symphonia names it (`"pcm_s16le"`, `"flac"`, `"mp3"`, `"aac"` …).
+    pub codec: String,
+    /// Container short name (`"wave"`, `"flac"`, `"isomp4"`, `"ogg"` …).
+    pub container: String,
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+    /// Role of each channel, in plane order.
+    pub layout: Vec<ChannelRole>,
+    /// Frame count the container declares, if any (not trusted for allocation).
+    pub declared_frames: Option<u64>,
+}
+
+impl StreamInfo {
+    /// Number of channels.
+    pub fn channels(&self) -> usize {
+        self.layout.len()
+    }
+}
+
+/// Frames to drop from the start and the total to keep, from container gapless information.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trim {
+    /// Frames to drop from the start of the decoded stream (encoder priming).
+    pub skip: u64,
+    /// Frames to keep after the skip, if known (drops encoder padding).
+    pub keep: Option<u64>,
+}
+
+/// A streaming decoder over one input.
+pub struct Decoder {
+    reader: Box<dyn FormatReader>,
+    decoder: Box<dyn AudioDecoder>,
+    track_id: u32,
+    info: StreamInfo,
+    limits: Limits,
+    trim: Trim,
+    /// Decoded frames seen so far, before trimming.
+    decoded_raw: u64,
+    /// Frames handed out so far.
+    frames_out: u64,
+    planes: Vec<Vec<f32>>,
+    skipped_packets: u64,
+    non_finite: u64,
+    resets: u64,
+    truncated: bool,
+    finished: bool,
+    /// The planes hold a block decoded ahead (to learn the layout) not yet handed out.
+    pending_primed: bool,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("info", &self.info)
+            .field("trim", &self.trim)
+            .field("frames_out", &self.frames_out)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs `f`, turning a panic into [`Error::DecoderPanic`].
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err(Error::DecoderPanic { message: panic_message(&*p) }))
+}
+
+fn sym_to_error(e: SymError) -> Error {
+    match e {
+        SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Error::Malformed { reason: "unexpected end of file".to_owned() }
+        }
+        SymError::IoError(io) => Error::Io(io),
+        SymError::DecodeError(m) => Error::Malformed { reason: m.to_owned() },
+        SymError::Unsupported(m) => Error::Unsupported { reason: m.to_owned() },
+        SymError::LimitError(m) => Error::Malformed { reason: format!("limit reached: {m}") },
+        other => Error::Malformed { reason: other.to_string() },
+    }
+}
+
+fn layout_of(channels: &Channels) -> Vec<ChannelRole> {
+    match channels {
+        Channels::Positioned(pos) if *pos == Position::FRONT_CENTER => vec![ChannelRole::Mono],
+        Channels::Positioned(pos) => (0..64)
+            .map(|bit| 1u64 << bit)
+            .filter(|b| pos.bits() & b != 0)
+            .map(|b| role_of(Position::from_bits_truncate(b)))
+            .collect(),
+        Channels::Discrete(n) => default_layout(usize::from(*n)),
+        other => vec![ChannelRole::Other; other.count()],
+    }
+}
+
+fn role_of(p: Position) -> ChannelRole {
+    const SURROUND: Position = Position::REAR_LEFT
+        .union(Position::REAR_RIGHT)
+        .union(Position::REAR_CENTER)
+        .union(Position::SIDE_LEFT)
+        .union(Position::SIDE_RIGHT);
+    if p == Position::FRONT_LEFT {
+        ChannelRole::Left
+    } else if p == Position::FRONT_RIGHT {
+        ChannelRole::Right
+    } else if p == Position::FRONT_CENTER {
+        ChannelRole::Center
+    } else if p == Position::LFE1 || p == Position::LFE2 {
+        ChannelRole::Lfe
+    } else if SURROUND.contains(p) {
+        ChannelRole::Surround
+    } else {
+        ChannelRole::Other
+    }
+}
+
+impl Decoder {
+    /// Opens a file by path.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if it cannot be opened, [`Error::Empty`] for a zero-length file, and any
+    /// error of [`Decoder::open`].
+    pub fn open_path(path: &Path, limits: &Limits) -> Result<Self> {
+        let file = File::open(path)?;
+        Self::open(file, limits)
+    }
+
+    /// Opens any seekable byte source. The container is found by probing its content.
+    ///
+    /// # Errors
+    /// [`Error::Empty`] for no bytes; [`Error::Unsupported`] when no format or codec matches or
+    /// there is no audio track; [`Error::LimitExceeded`] / [`Error::BelowMinimum`] when the
+    /// stream's parameters are outside `limits`; [`Error::DecoderPanic`] if symphonia panics.
+    pub fn open<S: Read + Seek + Send + Sync + 'static>(mut source: S, limits: &Limits) -> Result<Self> {
+        let len = source.seek(SeekFrom::End(0))?;
+        if len == 0 {
+            return Err(Error::Empty);
+        }
+        source.seek(SeekFrom::Start(0))?;
+        let trim = mp4::gapless_trim(&mut source).unwrap_or_default();
+        source.seek(SeekFrom::Start(0))?;
+        let media: Box<dyn MediaSource> = Box::new(SeekableSource { inner: source, len });
+        Self::open_media(media, limits, trim)
+    }
+
+    fn open_media(media: Box<dyn MediaSource>, limits: &Limits, trim: Trim) -> Result<Self> {
+        guarded(|| {
+            let mss = MediaSourceStream::new(media, Default::default());
+            let reader = symphonia::default::get_probe()
+                .probe(&Hint::new(), mss, FormatOptions::default(), MetadataOptions::default())
+                .map_err(|e| match e {
+                    SymError::Unsupported(_) => {
+                        Error::Unsupported { reason: "not a recognised audio format".to_owned() }
+                    }
+                    SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                        Error::Unsupported { reason: "not a recognised audio format (too short)".to_owned() }
+                    }
+                    other => sym_to_error(other),
+                })?;
+            Self::from_reader(reader, limits, trim)
+        })
+    }
+
+    fn from_reader(reader: Box<dyn FormatReader>, limits: &Limits, trim: Trim) -> Result<Self> {
+        let track = reader
+            .default_track(TrackType::Audio)
+            .ok_or_else(|| Error::Unsupported { reason: "no audio track".to_owned() })?;
+        let params = track
+            .codec_params
+            .as_ref()
+            .and_then(|p| p.audio())
+            .ok_or_else(|| Error::Unsupported { reason: "no audio codec parameters".to_owned() })?
+            .clone();
+        let sample_rate = params.sample_rate.ok_or_else(|| Error::Malformed { reason: "no sample rate".to_owned() })?;
+        check_rate(sample_rate, limits)?;
+        if let Some(ch) = &params.channels {
+            check_channels(ch.count(), limits)?;
+        }
+        if let Some(max) = params.max_frames_per_packet
+            && max > limits.max_frames_per_packet
+        {
+            return Err(Error::LimitExceeded {
+                what: "frames per packet",
+                value: max,
+                limit: limits.max_frames_per_packet,
+            });
+        }
+        let track_id = track.id;
+        let declared_frames = track.num_frames;
+        let decoder = symphonia::default::get_codecs()
+            .make_audio_decoder(&params, &AudioDecoderOptions::default())
+            .map_err(|e| match e {
+                SymError::Unsupported(_) => Error::Unsupported { reason: "unsupported codec".to_owned() },
+                other => sym_to_error(other),
+            })?;
+        let codec = decoder.codec_info().short_name.to_owned();
+        let container = reader.format_info().short_name.to_owned();
+        let layout = params.channels.as_ref().map(layout_of).unwrap_or_default();
+        let mut me = Decoder {
+            reader,
+            decoder,
+            track_id,
+            info: StreamInfo { codec, container, sample_rate, layout, declared_frames },
+            limits: limits.clone(),
+            trim,
+            decoded_raw: 0,
+            frames_out: 0,
+            planes: Vec::new(),
+            skipped_packets: 0,
+            non_finite: 0,
+            resets: 0,
+            truncated: false,
+            finished: false,
+            pending_primed: false,
+        };
+        if me.info.layout.is_empty() {
+            // The container did not say; the first decoded packet will.
+            me.prime_layout()?;
+        }
+        Ok(me)
+    }
+
+    /// Decodes ahead until the first packet to learn the channel layout from the decoder.
+    fn prime_layout(&mut self) -> Result<()> {
+        // Decode one packet without handing it out: rewind is impossible, so keep its frames.
+        let got = self.decode_next()?;
+        if !got {
+            return Err(Error::Malformed { reason: "no audio frames".to_owned() });
+        }
+        self.pending_primed = true;
+        Ok(())
+    }
+
+    /// What the stream is.
+    pub fn info(&self) -> &StreamInfo {
+        &self.info
+    }
+
+    /// Decoded frames handed out so far.
+    pub fn frames(&self) -> u64 {
+        self.frames_out
+    }
+
+    /// Non-fatal problems met so far.
+    pub fn warnings(&self) -> Vec<Warning> {
+        let mut w = Vec::new();
+        if self.skipped_packets > 0 {
+            w.push(Warning::SkippedPackets(self.skipped_packets));
+        }
+        if self.non_finite > 0 {
+            w.push(Warning::NonFiniteSamples(self.non_finite));
+        }
+        if self.resets > 0 {
+            w.push(Warning::DecoderReset(self.resets));
+        }
+        if self.truncated {
+            w.push(Warning::Truncated);
+        }
+        w
+    }
+
+    /// The next block of decoded audio: one plane per channel, all the same length (at least one
+    /// frame). `Ok(None)` at the end of the stream.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] on unrecoverable corruption, [`Error::TooManyCorruptPackets`],
+    /// [`Error::LimitExceeded`] when the decoded duration passes the cap, [`Error::DecoderPanic`].
+    pub fn next_block(&mut self) -> Result<Option<&[Vec<f32>]>> {
+        if std::mem::take(&mut self.pending_primed) {
+            return Ok(Some(&self.planes));
+        }
+        if self.finished {
+            return Ok(None);
+        }
+        if self.decode_next()? { Ok(Some(&self.planes)) } else { Ok(None) }
+    }
+
+    /// Decodes packets until one yields frames (after trimming) into `self.planes`. Returns
+    /// `false` at the end of the stream.
+    fn decode_next(&mut self) -> Result<bool> {
+        loop {
+            let next = guarded(|| match self.reader.next_packet() {
+                Ok(p) => Ok(p),
+                // A packet cut short by the end of the file: the file is truncated. What was
+                // decoded before it stands, with a warning.
+                Err(SymError::IoError(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    self.truncated = true;
+                    Ok(None)
+                }
+                Err(e) => Err(sym_to_error_keep_reset(e)),
+            })?;
+            let Some(packet) = next else {
+                self.finished = true;
+                return Ok(false);
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            let decoded = guarded(|| match self.decoder.decode(&packet) {
+                Ok(buf) => Ok(Some(copy_planes(&buf, &mut self.planes))),
+                Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => Ok(None),
+                Err(SymError::ResetRequired) => Err(Error::Malformed { reason: "reset required".to_owned() }),
+                Err(e) => Err(sym_to_error(e)),
+            });
+            let (spec_rate, spec_layout, non_finite) = match decoded {
+                Ok(Some(x)) => x,
+                Ok(None) => {
+                    self.skipped_packets += 1;
+                    if self.skipped_packets > self.limits.max_corrupt_packets {
+                        return Err(Error::TooManyCorruptPackets {
+                            skipped: self.skipped_packets,
+                            limit: self.limits.max_corrupt_packets,
+                        });
+                    }
+                    continue;
+                }
+                Err(Error::Malformed { reason }) if reason == "reset required" => {
+                    self.rebuild_decoder()?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            self.non_finite += non_finite;
+            // The decoded spec is authoritative; it must agree with what the stream declared.
+            if spec_rate != self.info.sample_rate {
+                return Err(Error::Malformed {
+                    reason: format!("sample rate changed mid-stream ({} -> {spec_rate} Hz)", self.info.sample_rate),
+                });
+            }
+            check_channels(spec_layout.len(), &self.limits)?;
+            if self.info.layout.is_empty() {
+                self.info.layout = spec_layout;
+            } else if spec_layout.len() != self.info.layout.len() {
+                return Err(Error::Malformed {
+                    reason: format!(
+                        "channel count changed mid-stream ({} -> {})",
+                        self.info.layout.len(),
+                        spec_layout.len()
+                    ),
+                });
+            }
+            let n = self.planes.first().map_or(0, Vec::len) as u64;
+            if n > self.limits.max_frames_per_packet {
+                return Err(Error::LimitExceeded {
+                    what: "frames per packet",
+                    value: n,
+                    limit: self.limits.max_frames_per_packet,
+                });
+            }
+            // Gapless trim from the container (MP4 edit lists).
+            let start = self.decoded_raw;
+            self.decoded_raw += n;
+            let drop_front = self.trim.skip.saturating_sub(start).min(n);
+            let mut keep = n - drop_front;
+            if let Some(total) = self.trim.keep {
+                keep = keep.min(total.saturating_sub(self.frames_out));
+            }
+            if drop_front > 0 || keep < n - drop_front {
+                for p in &mut self.planes {
+                    p.drain(..drop_front as usize);
+                    p.truncate(keep as usize);
+                }
+            }
+            if keep == 0 {
+                if self.trim.keep.is_some_and(|t| self.frames_out >= t) {
+                    self.finished = true;
+                    return Ok(false);
+                }
+                continue;
+            }
+            self.frames_out += keep;
+            let max_frames = self.limits.max_duration_s * f64::from(self.info.sample_rate);
+            if self.frames_out as f64 > max_frames {
+                return Err(Error::LimitExceeded {
+                    what: "decoded duration (s)",
+                    value: (self.frames_out / u64::from(self.info.sample_rate)),
+                    limit: self.limits.max_duration_s as u64,
+                });
+            }
+            return Ok(true);
+        }
+    }
+
+    fn rebuild_decoder(&mut self) -> Result<()> {
+        self.resets += 1;
+        if self.resets > self.limits.max_corrupt_packets {
+            return Err(Error::Malformed { reason: "decoder keeps asking for a reset".to_owned() });
+        }
+        let params = self
+            .reader
+            .tracks()
+            .iter()
+            .find(|t| t.id == self.track_id)
+            .and_then(|t| t.codec_params.as_ref())
+            .and_then(|p| p.audio())
+            .cloned()
+            .ok_or_else(|| Error::Malformed { reason: "audio track vanished after a reset".to_owned() })?;
+        self.decoder = guarded(|| {
+            symphonia::default::get_codecs()
+                .make_audio_decoder(&params, &AudioDecoderOptions::default())
+                .map_err(sym_to_error)
+        })?;
+        Ok(())
+    }
+}
+
+fn sym_to_error_keep_reset(e: SymError) -> Error {
+    match e {
+        SymError::ResetRequired => Error::Malformed { reason: "container reset required (chained stream)".to_owned() },
+        other => sym_to_error(other),
+    }
+}
+
+/// Copies a decoded buffer to planar f32, replacing non-finite samples by 0. Returns the
+/// buffer's rate, layout and the number of samples replaced.
+fn copy_planes(buf: &GenericAudioBufferRef<'_>, planes: &mut Vec<Vec<f32>>) -> (u32, Vec<ChannelRole>, u64) {
+    buf.copy_to_vecs_planar::<f32>(planes);
+    let spec = buf.spec();
+    let mut non_finite = 0u64;
+    if matches!(buf, GenericAudioBufferRef::F32(_) | GenericAudioBufferRef::F64(_)) {
+        for p in planes.iter_mut() {
+            if p.iter().all(|x| x.is_finite()) {
+                continue;
+            }
+            for x in p.iter_mut().filter(|x| !x.is_finite()) {
+                *x = 0.0;
+                non_finite += 1;
+            }
+        }
+    }
+    (spec.rate(), layout_of(spec.channels()), non_finite)
+}
+
+fn check_rate(rate: u32, limits: &Limits) -> Result<()> {
+    if rate < limits.min_sample_rate {
+        return Err(Error::BelowMinimum {
+            what: "sample rate (Hz)",
+            value: u64::from(rate),
+            minimum: u64::from(limits.min_sample_rate),
+        });
+    }
+    if rate > limits.max_sample_rate {
+        return Err(Error::LimitExceeded {
+            what: "sample rate (Hz)",
+            value: u64::from(rate),
+            limit: u64::from(limits.max_sample_rate),
+        });
+    }
+    Ok(())
+}
+
+fn check_channels(n: usize, limits: &Limits) -> Result<()> {
+    if n == 0 {
+        return Err(Error::Malformed { reason: "stream has no channels".to_owned() });
+    }
+    if n > limits.max_channels {
+        return Err(Error::LimitExceeded { what: "channel count", value: n as u64, limit: limits.max_channels as u64 });
+    }
+    Ok(())
+}
+
+/// Adapts any `Read + Seek` to symphonia's `MediaSource` (seekable, known length).
+struct SeekableSource<S> {
+    inner: S,
+    len: u64,
+}
+
+impl<S: Read> Read for SeekableSource<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl<S: Seek> Seek for SeekableSource<S> {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+impl<S: Read + Seek + Send + Sync> MediaSource for SeekableSource<S> {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.len)
+    }
+}

@@ -1,0 +1,107 @@
+//! The engine's error type.
+
+use std::fmt;
+
+/// Everything that can go wrong while decoding or measuring one input.
+///
+/// Decode-error policy: a packet the codec cannot decode is skipped and counted (the result then
+/// carries a warning) until [`crate::decode::Limits::max_corrupt_packets`] is exceeded; a decoder
+/// reset is honoured by rebuilding the decoder; anything else ends the file with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading the input failed.
+    #[error("read error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The input holds no bytes at all.
+    #[error("file is empty")]
+    Empty,
+    /// The input is not a recognised audio container, or has no decodable audio track.
+    #[error("unsupported input: {reason}")]
+    Unsupported {
+        /// What was not supported.
+        reason: String,
+    },
+    /// The input claims or contains something invalid and decoding cannot go on.
+    #[error("malformed input: {reason}")]
+    Malformed {
+        /// What was wrong.
+        reason: String,
+    },
+    /// A configured cap was exceeded (channels, sample rate, duration, packet size).
+    #[error("{what} {value} exceeds the limit of {limit}")]
+    LimitExceeded {
+        /// Which quantity.
+        what: &'static str,
+        /// The value found in the input.
+        value: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// A value is below the supported minimum (e.g. a sample rate of 0).
+    #[error("{what} {value} is below the minimum of {minimum}")]
+    BelowMinimum {
+        /// Which quantity.
+        what: &'static str,
+        /// The value found in the input.
+        value: u64,
+        /// The configured minimum.
+        minimum: u64,
+    },
+    /// Too many packets failed to decode; the file is too damaged to trust a measurement.
+    #[error("too many corrupt packets ({skipped} skipped, limit {limit})")]
+    TooManyCorruptPackets {
+        /// Packets skipped so far.
+        skipped: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// A dependency panicked while decoding this input; the input is treated as malformed.
+    #[error("decoder crashed on this input: {message}")]
+    DecoderPanic {
+        /// The panic payload, if it was a string.
+        message: String,
+    },
+    /// A parameter passed by the caller is out of range.
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+}
+
+/// Shorthand for results with the engine's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Renders a panic payload as text.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+/// A non-fatal problem found while decoding (the measurement is still given).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Warning {
+    /// Corrupt packets were skipped.
+    SkippedPackets(u64),
+    /// NaN or infinite samples were replaced by zero.
+    NonFiniteSamples(u64),
+    /// The decoder asked for a reset mid-stream (stream parameters changed) and was rebuilt.
+    DecoderReset(u64),
+    /// The file ends in the middle of a packet; what came before it was measured.
+    Truncated,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::SkippedPackets(n) => write!(f, "{n} corrupt packet(s) skipped"),
+            Warning::NonFiniteSamples(n) => write!(f, "{n} NaN/infinite sample(s) replaced by silence"),
+            Warning::DecoderReset(n) => write!(f, "decoder reset {n} time(s) mid-stream"),
+            Warning::Truncated => write!(f, "file is truncated; the audio before the cut was measured"),
+        }
+    }
+}

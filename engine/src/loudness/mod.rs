@@ -1,0 +1,27 @@
+//! ITU-R BS.1770-4 / EBU R128 loudness measurement, written in-house.
+//!
+//! - [`kweight`]: the K-weighting pre-filter, derived for any sample rate.
+//! - [`true_peak`]: oversampled true-peak detection with an interpolation filter that passes
+//!   EBU Tech 3341 cases 15–19.
+//! - [`histogram`]: O(1)-memory gating for integrated loudness and loudness range.
+//! - [`meter`]: the [`LoudnessMeter`] that ties them together and its [`LoudnessReport`].
+
+pub mod histogram;
+pub mod kweight;
+pub mod meter;
+pub mod true_peak;
+
+pub use meter::{LoudnessMeter, LoudnessReport, MeterOptions, MonoMode, channel_weights};
+
+/// Converts a mean-square energy (already channel-weighted) to loudness in LUFS.
+/// Zero energy gives −∞.
+#[inline]
+pub fn energy_to_lufs(energy: f64) -> f64 {
+    -0.691 + 10.0 * energy.log10()
+}
+
+/// Converts loudness in LUFS to the mean-square energy that produces it.
+#[inline]
+pub fn lufs_to_energy(lufs: f64) -> f64 {
+    10f64.powf((lufs + 0.691) / 10.0)
+}
