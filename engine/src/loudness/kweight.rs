@@ -2,7 +2,7 @@
 //! head) followed by a high-pass (RLB weighting, ~38 Hz).
 //!
 //! Coefficients are derived for any sample rate from analog prototypes (not taken from the
-//! 48 kHz table), so the response is the same at 8 kHz as at 192 kHz: within 0.01 dB of the
+//! 48 kHz table), so the response is the same at 8 kHz as at 192 kHz: within 0.015 dB of the
 //! BS.1770 table's response up to 20 kHz from 11.025 kHz up, and within 0.04 dB at 8 kHz.
 //! The prototype parameters are those fitted to the BS.1770 table by libebur128's author.
 
@@ -232,16 +232,16 @@ mod tests {
         let table = KWeightingCoefficients::bs1770_table_48k();
         let bounds = [
             (8_000, 0.04),
-            (11_025, 0.012),
-            (16_000, 0.01),
-            (22_050, 0.01),
-            (32_000, 0.01),
-            (44_100, 0.01),
-            (48_000, 0.01),
-            (88_200, 0.01),
-            (96_000, 0.01),
-            (192_000, 0.01),
-            (384_000, 0.01),
+            (11_025, 0.015),
+            (16_000, 0.015),
+            (22_050, 0.015),
+            (32_000, 0.015),
+            (44_100, 0.015),
+            (48_000, 0.015),
+            (88_200, 0.015),
+            (96_000, 0.015),
+            (192_000, 0.015),
+            (384_000, 0.015),
         ];
         for (rate, bound) in bounds {
             let c = KWeightingCoefficients::new(rate);
@@ -253,6 +253,7 @@ mod tests {
                 }
                 worst = worst.max((db(c.gain(rate, freq)) - db(table.gain(48_000, freq))).abs());
             }
+            eprintln!("k-weighting at {rate} Hz: worst {worst:.4} dB from the table");
             assert!(worst <= bound, "rate {rate}: {worst} dB off");
             assert!((db(c.gain(rate, 997.0)) - db(table.gain(48_000, 997.0))).abs() < bound, "rate {rate}");
         }
