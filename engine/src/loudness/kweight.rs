@@ -45,6 +45,10 @@ pub struct KWeightingCoefficients {
 impl KWeightingCoefficients {
     /// Coefficients for `sample_rate` Hz (audioproc uses 8–384 kHz).
     pub fn new(sample_rate: u32) -> Self {
+        if sample_rate == 48_000 {
+            // The definition itself.
+            return Self::bs1770_table_48k();
+        }
         let fs = f64::from(sample_rate);
         // The high-pass is far below Nyquist at every rate, so the bilinear transform keeps its
         // shape; its numerator is scaled so the pass-band gain is the same at every rate

@@ -81,6 +81,8 @@ pub struct TruePeak {
     branches: Vec<[f32; TAPS]>,
     /// The previous `TAPS - 1` input samples, then room for one chunk.
     buf: Vec<f32>,
+    /// How many of those previous samples are real (fewer at the start of the stream).
+    history: usize,
     /// Largest interpolated magnitude seen (original samples not included).
     interpolated_max: f32,
 }
@@ -91,6 +93,7 @@ impl TruePeak {
         TruePeak {
             branches: design_branches(oversampling_factor(sample_rate)),
             buf: vec![0.0; TAPS - 1 + CHUNK],
+            history: 0,
             interpolated_max: 0.0,
         }
     }
@@ -103,19 +106,23 @@ impl TruePeak {
         for chunk in x.chunks(CHUNK) {
             let n = chunk.len();
             self.buf[TAPS - 1..TAPS - 1 + n].copy_from_slice(chunk);
-            let window = &self.buf[..TAPS - 1 + n];
-            for branch in &self.branches {
-                self.interpolated_max = self.interpolated_max.max(branch_peak(branch, window));
+            let window = &self.buf[TAPS - 1 - self.history..TAPS - 1 + n];
+            if window.len() >= TAPS {
+                for branch in &self.branches {
+                    self.interpolated_max = self.interpolated_max.max(branch_peak(branch, window));
+                }
             }
             self.buf.copy_within(n..n + TAPS - 1, 0);
+            self.history = (self.history + n).min(TAPS - 1);
         }
     }
 
     /// The largest interpolated magnitude so far.
     ///
-    /// The stream is taken to be preceded by silence (as libebur128 and ffmpeg do) but not
-    /// followed by it: the ringing an abrupt cut would cause after the last sample is not part
-    /// of the programme.
+    /// Only points whose whole interpolation window lies inside the programme are computed: the
+    /// ringing that an abrupt start or cut would cause against assumed silence is not part of
+    /// the programme (a sine that starts at a non-zero sample would otherwise read up to
+    /// 0.3 dB high, failing Tech 3341 case 17).
     pub fn interpolated_peak(&self) -> f32 {
         self.interpolated_max
     }
@@ -189,9 +196,8 @@ mod tests {
     }
 
     fn sine_peak_db(rate: u32, freq_ratio: f64, phase: f64, amp: f64) -> f64 {
-        // Fade in over 100 samples so the onset from silence does not ring.
         let x: Vec<f32> = (0..rate as usize / 2)
-            .map(|i| (amp * (i as f64 / 100.0).min(1.0) * (2.0 * std::f64::consts::PI * freq_ratio * i as f64 + phase).sin()) as f32)
+            .map(|i| (amp * (2.0 * std::f64::consts::PI * freq_ratio * i as f64 + phase).sin()) as f32)
             .collect();
         let mut tp = TruePeak::new(rate);
         tp.process(&x);

@@ -12,6 +12,8 @@
 
 #[path = "gen_fixtures/check.rs"]
 mod check;
+#[path = "gen_fixtures/layer1.rs"]
+mod layer1;
 #[path = "gen_fixtures/mp4.rs"]
 mod mp4;
 
@@ -32,6 +34,8 @@ const SECONDS: f64 = 6.0;
 const SEED: u64 = 7;
 /// ALAC is lossless, so 6 s of programme would be ~700 KB; the ALAC fixture is shorter.
 const ALAC_SECONDS: f64 = 1.5;
+/// The same for the 6-channel ALAC fixture.
+const ALAC_51_SECONDS: f64 = 0.5;
 const MAX_FILE_BYTES: usize = 250 * 1024;
 
 /// What the generator did for one fixture (for the summary table).
@@ -190,8 +194,8 @@ fn aac_m4a(sig: &Signal) -> Res<(Vec<u8>, Vec<Vec<u8>>, String)> {
     Ok((file, packets, notes))
 }
 
-/// ALAC (Rust port of Apple's encoder), 16-bit stereo, 4096 frames per packet, in M4A. No edit
-/// list: ALAC has no priming, and the last packet is simply shorter.
+/// ALAC (Rust port of Apple's encoder), 16-bit, 4096 frames per packet, in M4A. No edit list:
+/// ALAC has no priming, and the last packet is simply shorter. `sig` is in ALAC channel order.
 fn alac_m4a(sig: &Signal) -> Res<(Vec<u8>, String)> {
     use alac_encoder::{AlacEncoder, FormatDescription};
     let frames_per_packet = 4096u32;
@@ -209,7 +213,13 @@ fn alac_m4a(sig: &Signal) -> Res<(Vec<u8>, String)> {
         durations.push((chunk.len() / bytes_per_frame) as u32);
     }
     // The cookie carries max frame bytes and average bit rate, so take it after encoding.
-    let cookie = enc.magic_cookie();
+    let mut cookie = enc.magic_cookie();
+    // alac-encoder 0.3.0 writes the `chan` layout tag as the bytes [n, 0, tag, 0]; ALAC's
+    // ALACAudioChannelLayout has it as a big-endian u32 (tag << 16 | n).
+    if cookie.len() == 48 && &cookie[28..32] == b"chan" {
+        let (n, tag) = (u32::from(cookie[36]), u32::from(cookie[38]));
+        cookie[36..40].copy_from_slice(&((tag << 16) | n).to_be_bytes());
+    }
     let alac_box = {
         let mut b = Vec::new();
         b.extend(((cookie.len() + 12) as u32).to_be_bytes());
@@ -228,10 +238,11 @@ fn alac_m4a(sig: &Signal) -> Res<(Vec<u8>, String)> {
         packets_per_chunk: 10,
     });
     let notes = format!(
-        "alac-encoder 0.3.0, 16-bit, {frames_per_packet} frames/packet, {} packets (last {} frames); no edit list; {} s of programme",
+        "alac-encoder 0.3.0, 16-bit, {frames_per_packet} frames/packet, {} packets (last {} frames); no edit list; {} s of programme; cookie {}",
         packets.len(),
         durations.last().copied().unwrap_or(0),
-        ALAC_SECONDS
+        sig.seconds(),
+        cookie.iter().map(|b| format!("{b:02x}")).collect::<String>(),
     );
     Ok((file, notes))
 }
@@ -272,11 +283,15 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> Res<()> {
     Ok(())
 }
 
-/// WAV channel order (L R C LFE Ls Rs) to Vorbis' 5.1 order (L C R Ls Rs LFE).
-fn to_vorbis_51(sig: &Signal) -> Signal {
-    let order = [0, 2, 1, 4, 5, 3];
+/// Reorders planes: output plane `k` is input plane `order[k]`.
+fn reorder(sig: &Signal, order: &[usize]) -> Signal {
     Signal { rate: sig.rate, planes: order.iter().map(|&i| sig.planes[i].clone()).collect() }
 }
+
+/// WAV/SMPTE 5.1 order (L R C LFE Ls Rs) to Vorbis' 5.1 order (L C R Ls Rs LFE).
+const WAV_TO_VORBIS_51: [usize; 6] = [0, 2, 1, 4, 5, 3];
+/// WAV/SMPTE 5.1 order to ALAC's 5.1 order (C L R Ls Rs LFE, layout tag MPEG_5_1_D).
+const WAV_TO_ALAC_51: [usize; 6] = [2, 0, 1, 4, 5, 3];
 
 fn main() -> Res<()> {
     let out: PathBuf = std::env::args_os()
@@ -289,12 +304,19 @@ fn main() -> Res<()> {
     let stereo = programme(RATE, 2, SECONDS, SEED);
     let six = programme(RATE, 6, SECONDS, SEED);
     let short = programme(RATE, 2, ALAC_SECONDS, SEED);
+    let short_six = programme(RATE, 6, ALAC_51_SECONDS, SEED);
     let mut made: Vec<Made> = Vec::new();
-    if std::env::var_os("GEN_FIXTURES_DUMP").is_some() { fs::write("/tmp/six.wav", wav(&six, Encoding::Float32, WavOptions::default()))?; }
 
     let (bytes, notes) = mp3(&stereo)?;
     write(&out, "programme.mp3", &bytes)?;
     made.push(Made { file: "programme.mp3", source: stereo.clone(), notes });
+
+    write(&out, "programme.mp1", &layer1::encode(&stereo, 256))?;
+    made.push(Made {
+        file: "programme.mp1",
+        source: stereo.clone(),
+        notes: "this generator's own Layer I encoder (layer1.rs), 256 kb/s stereo, no CRC".to_owned(),
+    });
 
     write(&out, "programme.ogg", &vorbis(&stereo, 0.3, 0x4150_0001)?)?;
     made.push(Made {
@@ -303,11 +325,11 @@ fn main() -> Res<()> {
         notes: "vorbis_rs 0.5.6 (aoTuV b6.03 + Lancer libvorbis), quality 0.3 VBR, serial 0x41500001".to_owned(),
     });
 
-    write(&out, "programme_5_1.ogg", &vorbis(&to_vorbis_51(&six), 0.3, 0x4150_0051)?)?;
+    write(&out, "programme_5_1.ogg", &vorbis(&reorder(&six, &WAV_TO_VORBIS_51), 0.3, 0x4150_0051)?)?;
     made.push(Made {
         file: "programme_5_1.ogg",
         source: six.clone(),
-        notes: "vorbis_rs 0.5.6, quality 0.0 VBR, 6 ch: source planes (WAV order L R C LFE Ls Rs) written in Vorbis order L C R Ls Rs LFE"
+        notes: "vorbis_rs 0.5.6, quality 0.3 VBR, 6 ch: source planes (WAV order L R C LFE Ls Rs) written in Vorbis order L C R Ls Rs LFE"
             .to_owned(),
     });
 
@@ -318,6 +340,11 @@ fn main() -> Res<()> {
     let (bytes, notes) = alac_m4a(&short)?;
     write(&out, "programme_alac.m4a", &bytes)?;
     made.push(Made { file: "programme_alac.m4a", source: short.clone(), notes });
+
+    let (bytes, notes) = alac_m4a(&reorder(&short_six, &WAV_TO_ALAC_51))?;
+    write(&out, "programme_5_1_alac.m4a", &bytes)?;
+    let notes = format!("{notes}; source planes (WAV order) written in ALAC order C L R Ls Rs LFE");
+    made.push(Made { file: "programme_5_1_alac.m4a", source: short_six.clone(), notes });
 
     if ffmpeg_available() {
         let version = ffmpeg_version();
@@ -366,15 +393,7 @@ fn main() -> Res<()> {
         let size = fs::metadata(&path)?.len();
         match check::decode(&path) {
             Ok(d) => {
-                let (lag, corr) = if d.frames() > 44_100 + 16_384 + 4_000 {
-                    check::best_lag(&m.source, 0, &d, 0, 4_000)
-                } else {
-                    (0, 0.0)
-                };
-                if std::env::var_os("GEN_FIXTURES_DUMP").is_some() {
-                    let sig = Signal { rate: d.rate, planes: d.planes.clone() };
-                    fs::write(format!("/tmp/{}.sym.f32", m.file), sig.interleaved().iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>())?;
-                }
+                let (lag, corr) = check::best_lag(&m.source, 0, &d, 0, 4_000);
                 if std::env::var_os("GEN_FIXTURES_VERBOSE").is_some() {
                     eprintln!("{}: first packets' frames {:?}", m.file, &d.packet_frames[..d.packet_frames.len().min(4)]);
                     for row in check::matrix(&m.source, &d, lag) {
@@ -382,9 +401,17 @@ fn main() -> Res<()> {
                     }
                 }
                 let map = check::channel_map(&m.source, &d, lag);
+                let (level, snr) = check::level_and_snr(&m.source, &d, 0, lag);
+                let exact = if d.codec == "alac" && d.frames() == m.source.frames() {
+                    let q = |x: f32| f32::from(quantize(x, 16) as i16) / 32_768.0;
+                    let same = m.source.planes.iter().zip(&d.planes).all(|(s, d)| s.iter().zip(d).all(|(&a, &b)| q(a) == b));
+                    if same { "; bit-exact with the 16-bit source" } else { "; NOT bit-exact" }
+                } else {
+                    ""
+                };
                 let map: Vec<String> = map.iter().map(|(s, c)| format!("{s}({c:.2})")).collect();
                 println!(
-                    "| {} | {size} | {} | {} | {} | {} {} | {} | {} | {lag} (r={corr:.3}) | track num_frames={:?} delay={:?} padding={:?}; packets={} trim_start={} trim_end={}; decoded ch -> source ch: {}; {} |",
+                    "| {} | {size} | {} | {} | {} | {} {} | {} | {} | {lag} (r={corr:.3}, level {level:+.2} dB, SNR {snr:.1} dB) | track num_frames={:?} delay={:?} padding={:?}; packets={} trim_start={} trim_end={}; decoded ch -> source ch: {}{exact}; {} |",
                     m.file,
                     d.format,
                     d.codec,

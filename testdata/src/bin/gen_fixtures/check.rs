@@ -105,9 +105,15 @@ pub fn decode(path: &Path) -> Result<Decoded, Box<dyn Error>> {
 
 fn describe(ch: &Channels) -> String {
     match ch {
-        Channels::Positioned(p) => format!("{:?}", p).replace("Position(", "").replace(')', ""),
+        Channels::Positioned(p) => format!("{p:?}").replace("Position(", "").replace(')', "").replace(" | ", "+"),
         other => format!("{other:?}"),
     }
+}
+
+/// The source span the comparisons use: 16384 frames from 1 s in (less for short signals).
+fn window(src: &Signal) -> (usize, usize) {
+    let n = src.frames();
+    ((n / 4).min(44_100), (n / 2).min(16_384))
 }
 
 fn corr_at(a: &[f32], b: &[f32], start: usize, len: usize, lag: isize) -> f64 {
@@ -126,7 +132,7 @@ fn corr_at(a: &[f32], b: &[f32], start: usize, len: usize, lag: isize) -> f64 {
 /// The lag (decoded index minus source index) that best aligns decoded channel `dch` with source
 /// channel `sch`, searched over ±`max_lag`, and the normalised correlation there.
 pub fn best_lag(src: &Signal, sch: usize, dec: &Decoded, dch: usize, max_lag: isize) -> (isize, f64) {
-    let (start, len) = (44_100, 16_384);
+    let (start, len) = window(src);
     let a = &src.planes[sch];
     let b = &dec.planes[dch];
     (-max_lag..=max_lag)
@@ -136,10 +142,11 @@ pub fn best_lag(src: &Signal, sch: usize, dec: &Decoded, dch: usize, max_lag: is
 
 /// For each decoded channel, the source channel it correlates best with at `lag`, and how well.
 pub fn channel_map(src: &Signal, dec: &Decoded, lag: isize) -> Vec<(usize, f64)> {
+    let (start, len) = window(src);
     (0..dec.planes.len())
         .map(|d| {
             (0..src.channels())
-                .map(|s| (s, corr_at(&src.planes[s], &dec.planes[d], 44_100, 16_384, lag)))
+                .map(|s| (s, corr_at(&src.planes[s], &dec.planes[d], start, len, lag)))
                 .fold((0, f64::MIN), |best, cur| if cur.1 > best.1 { cur } else { best })
         })
         .collect()
@@ -147,7 +154,25 @@ pub fn channel_map(src: &Signal, dec: &Decoded, lag: isize) -> Vec<(usize, f64)>
 
 /// Correlation of every decoded channel (rows) with every source channel (columns) at `lag`.
 pub fn matrix(src: &Signal, dec: &Decoded, lag: isize) -> Vec<Vec<f64>> {
+    let (start, len) = window(src);
     (0..dec.planes.len())
-        .map(|d| (0..src.channels()).map(|s| corr_at(&src.planes[s], &dec.planes[d], 44_100, 16_384, lag)).collect())
+        .map(|d| (0..src.channels()).map(|s| corr_at(&src.planes[s], &dec.planes[d], start, len, lag)).collect())
         .collect()
+}
+
+/// Level of decoded channel `ch` relative to the source (dB) and the SNR of the decoded
+/// signal against the source (dB), over the comparison window at `lag`.
+pub fn level_and_snr(src: &Signal, dec: &Decoded, ch: usize, lag: isize) -> (f64, f64) {
+    let (start, len) = window(src);
+    let (a, b) = (&src.planes[ch], &dec.planes[ch]);
+    let (mut ss, mut dd, mut ee) = (0.0f64, 0.0f64, 0.0f64);
+    for i in start..start + len {
+        let j = i as isize + lag;
+        let y = if j >= 0 && (j as usize) < b.len() { f64::from(b[j as usize]) } else { 0.0 };
+        let x = f64::from(a[i]);
+        ss += x * x;
+        dd += y * y;
+        ee += (y - x) * (y - x);
+    }
+    (10.0 * (dd / ss).log10(), 10.0 * (ss / ee.max(1e-30)).log10())
 }
