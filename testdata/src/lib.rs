@@ -11,3 +11,18 @@ pub mod signal;
 pub mod writers;
 
 pub use signal::Signal;
+
+/// The bytes of the bundled demo file `testdata/demo.flac`.
+pub fn demo_flac() -> Vec<u8> {
+    writers::flac(&signal::programme(44_100, 2, 6.0, 2026), 16)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn demo_file_is_what_the_generator_writes() {
+        let committed = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo.flac"))
+            .expect("testdata/demo.flac is committed");
+        assert!(committed == super::demo_flac(), "regenerate with `cargo run -p audioproc-testdata --bin gen-demo`");
+    }
+}
