@@ -6,9 +6,11 @@
 //! ```
 //!
 //! Encoders: LAME (MP3), libvorbis/aoTuV (Ogg Vorbis), Fraunhofer FDK AAC (AAC-LC), Apple's ALAC
-//! encoder (Rust port). MP4 muxing is done here (see `mp4.rs`). Layer II encoding and Matroska /
-//! WebM muxing call `ffmpeg` on files written here; without `ffmpeg` on `PATH` those fixtures are
-//! skipped with a warning. See `fixtures/README.md`.
+//! encoder (Rust port), and a Layer I encoder of our own (`layer1.rs`; no packaged encoder writes
+//! Layer I). MP4 muxing is done here (`mp4.rs`). Layer II encoding and Matroska / WebM muxing call
+//! `ffmpeg` on files written here; without `ffmpeg` on `PATH` those fixtures are skipped with a
+//! warning. Set `GEN_FIXTURES_VERBOSE=1` to also print per-channel correlation matrices. See
+//! `fixtures/README.md`.
 
 #[path = "gen_fixtures/check.rs"]
 mod check;
@@ -266,7 +268,18 @@ fn ffmpeg(input_opts: &[&str], input: &Path, output_opts: &[&str], output: &Path
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-fflags", "+bitexact"]);
     cmd.args(input_opts).arg("-i").arg(input);
-    cmd.args(["-map", "0:a", "-map_metadata", "-1", "-map_chapters", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact"]);
+    cmd.args([
+        "-map",
+        "0:a",
+        "-map_metadata",
+        "-1",
+        "-map_chapters",
+        "-1",
+        "-fflags",
+        "+bitexact",
+        "-flags:a",
+        "+bitexact",
+    ]);
     cmd.args(output_opts).arg(output);
     let st = cmd.status()?;
     if !st.success() {
@@ -298,8 +311,6 @@ fn main() -> Res<()> {
         .nth(1)
         .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"), PathBuf::from);
     fs::create_dir_all(&out)?;
-    let tmp = std::env::temp_dir().join(format!("audioproc-gen-fixtures-{}", std::process::id()));
-    fs::create_dir_all(&tmp)?;
 
     let stereo = programme(RATE, 2, SECONDS, SEED);
     let six = programme(RATE, 6, SECONDS, SEED);
@@ -348,9 +359,11 @@ fn main() -> Res<()> {
 
     if ffmpeg_available() {
         let version = ffmpeg_version();
-        let wav_path = tmp.join("programme.wav");
+        let wav_path = std::env::temp_dir().join(format!("audioproc-gen-fixtures-{}.wav", std::process::id()));
         fs::write(&wav_path, wav(&stereo, Encoding::Pcm16, WavOptions::default()))?;
-        ffmpeg(&[], &wav_path, &["-c:a", "mp2", "-b:a", "160k", "-f", "mp2"], &out.join("programme.mp2"))?;
+        let mp2 = ffmpeg(&[], &wav_path, &["-c:a", "mp2", "-b:a", "160k", "-f", "mp2"], &out.join("programme.mp2"));
+        let _ = fs::remove_file(&wav_path);
+        mp2?;
         made.push(Made {
             file: "programme.mp2",
             source: stereo.clone(),
@@ -384,7 +397,6 @@ fn main() -> Res<()> {
     } else {
         eprintln!("WARNING: ffmpeg not on PATH: programme.mp2, programme.webm and programme.mka not written");
     }
-    let _ = fs::remove_dir_all(&tmp);
 
     println!("| file | bytes | container | codec | rate | channels | source frames | symphonia frames | lag | notes |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
@@ -395,7 +407,11 @@ fn main() -> Res<()> {
             Ok(d) => {
                 let (lag, corr) = check::best_lag(&m.source, 0, &d, 0, 4_000);
                 if std::env::var_os("GEN_FIXTURES_VERBOSE").is_some() {
-                    eprintln!("{}: first packets' frames {:?}", m.file, &d.packet_frames[..d.packet_frames.len().min(4)]);
+                    eprintln!(
+                        "{}: first packets' frames {:?}",
+                        m.file,
+                        &d.packet_frames[..d.packet_frames.len().min(4)]
+                    );
                     for row in check::matrix(&m.source, &d, lag) {
                         eprintln!("  {}", row.iter().map(|c| format!("{c:6.3}")).collect::<Vec<_>>().join(" "));
                     }
@@ -404,7 +420,8 @@ fn main() -> Res<()> {
                 let (level, snr) = check::level_and_snr(&m.source, &d, 0, lag);
                 let exact = if d.codec == "alac" && d.frames() == m.source.frames() {
                     let q = |x: f32| f32::from(quantize(x, 16) as i16) / 32_768.0;
-                    let same = m.source.planes.iter().zip(&d.planes).all(|(s, d)| s.iter().zip(d).all(|(&a, &b)| q(a) == b));
+                    let same =
+                        m.source.planes.iter().zip(&d.planes).all(|(s, d)| s.iter().zip(d).all(|(&a, &b)| q(a) == b));
                     if same { "; bit-exact with the 16-bit source" } else { "; NOT bit-exact" }
                 } else {
                     ""
@@ -430,7 +447,12 @@ fn main() -> Res<()> {
                     m.notes
                 );
             }
-            Err(e) => println!("| {} | {size} | symphonia error: {e} | | | | {} | | | {} |", m.file, m.source.frames(), m.notes),
+            Err(e) => println!(
+                "| {} | {size} | symphonia error: {e} | | | | {} | | | {} |",
+                m.file,
+                m.source.frames(),
+                m.notes
+            ),
         }
     }
     Ok(())

@@ -1,6 +1,8 @@
 //! Decodes a fixture with symphonia and compares it with the source signal, so the README table
 //! can be regenerated along with the files.
 
+#![allow(clippy::needless_range_loop)] // index loops read better in the DSP here
+
 use std::error::Error;
 use std::fs::File;
 use std::path::Path;
@@ -43,8 +45,12 @@ impl Decoded {
 
 pub fn decode(path: &Path) -> Result<Decoded, Box<dyn Error>> {
     let mss = MediaSourceStream::new(Box::new(File::open(path)?), Default::default());
-    let mut format =
-        symphonia::default::get_probe().probe(&Hint::new(), mss, FormatOptions::default(), MetadataOptions::default())?;
+    let mut format = symphonia::default::get_probe().probe(
+        &Hint::new(),
+        mss,
+        FormatOptions::default(),
+        MetadataOptions::default(),
+    )?;
     let track = format.default_track(TrackType::Audio).ok_or("no audio track")?;
     let params = track.codec_params.as_ref().and_then(|p| p.audio()).ok_or("no audio params")?.clone();
     let (track_id, track_frames, track_delay, track_padding) = (track.id, track.num_frames, track.delay, track.padding);

@@ -10,6 +10,8 @@
 //!   (no psychoacoustic model), within the frame's bit budget.
 //! - Stereo mode (no joint stereo), no CRC, constant bit rate with padding slots.
 
+#![allow(clippy::needless_range_loop)] // index loops read better in the DSP here
+
 use audioproc_testdata::Signal;
 
 const BITRATES_KBPS: [u32; 15] = [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448];
@@ -110,9 +112,7 @@ pub fn encode(sig: &Signal, kbps: u32) -> Vec<u8> {
     let matrix: Vec<f64> = (0..32)
         .flat_map(|k| {
             let h = &h;
-            (0..512).map(move |n| {
-                h[n] * ((2 * k + 1) as f64 * (n as f64 - 16.0) * std::f64::consts::PI / 64.0).cos()
-            })
+            (0..512).map(move |n| h[n] * ((2 * k + 1) as f64 * (n as f64 - 16.0) * std::f64::consts::PI / 64.0).cos())
         })
         .collect();
 
@@ -138,7 +138,8 @@ pub fn encode(sig: &Signal, kbps: u32) -> Vec<u8> {
     let mut out = BitWriter::new();
     for f in 0..frames {
         // CBR: frame f holds floor((f+1)*12*br/fs) - floor(f*12*br/fs) four-byte slots.
-        let slots = ((f as u64 + 1) * slot_bits / u64::from(sig.rate) - f as u64 * slot_bits / u64::from(sig.rate)) as usize;
+        let slots =
+            ((f as u64 + 1) * slot_bits / u64::from(sig.rate) - f as u64 * slot_bits / u64::from(sig.rate)) as usize;
         let base_slots = (slot_bits / u64::from(sig.rate)) as usize;
         let padding = slots - base_slots;
         let frame_bits = slots * 32;

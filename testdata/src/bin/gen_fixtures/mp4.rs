@@ -59,7 +59,13 @@ pub fn audio_sample_entry(kind: &[u8; 4], channels: u16, bits: u16, rate: u32, c
 fn descriptor(tag: u8, body: &[u8]) -> Vec<u8> {
     // ffmpeg and iTunes write the length in the 4-byte expandable form.
     let n = body.len() as u32;
-    let mut out = vec![tag, 0x80 | ((n >> 21) & 0x7F) as u8, 0x80 | ((n >> 14) & 0x7F) as u8, 0x80 | ((n >> 7) & 0x7F) as u8, (n & 0x7F) as u8];
+    let mut out = vec![
+        tag,
+        0x80 | ((n >> 21) & 0x7F) as u8,
+        0x80 | ((n >> 14) & 0x7F) as u8,
+        0x80 | ((n >> 7) & 0x7F) as u8,
+        (n & 0x7F) as u8,
+    ];
     out.extend(body);
     out
 }
