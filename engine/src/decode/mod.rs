@@ -357,14 +357,14 @@ impl Decoder {
                 continue;
             }
             let decoded = guarded(|| match self.decoder.decode(&packet) {
-                Ok(buf) => Ok(Some(copy_planes(&buf, &mut self.planes))),
-                Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => Ok(None),
-                Err(SymError::ResetRequired) => Err(Error::Malformed { reason: "reset required".to_owned() }),
+                Ok(buf) => Ok(PacketOutcome::Frames(copy_planes(&buf, &mut self.planes))),
+                Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => Ok(PacketOutcome::Corrupt),
+                Err(SymError::ResetRequired) => Ok(PacketOutcome::ResetRequired),
                 Err(e) => Err(sym_to_error(e)),
-            });
+            })?;
             let (spec_rate, spec_layout, non_finite) = match decoded {
-                Ok(Some(x)) => x,
-                Ok(None) => {
+                PacketOutcome::Frames(x) => x,
+                PacketOutcome::Corrupt => {
                     self.skipped_packets += 1;
                     if self.skipped_packets > self.limits.max_corrupt_packets {
                         return Err(Error::TooManyCorruptPackets {
@@ -374,11 +374,10 @@ impl Decoder {
                     }
                     continue;
                 }
-                Err(Error::Malformed { reason }) if reason == "reset required" => {
+                PacketOutcome::ResetRequired => {
                     self.rebuild_decoder()?;
                     continue;
                 }
-                Err(e) => return Err(e),
             };
             self.non_finite += non_finite;
             // The decoded spec is authoritative; it must agree with what the stream declared.
@@ -462,6 +461,16 @@ impl Decoder {
         })?;
         Ok(())
     }
+}
+
+/// What decoding one packet gave.
+enum PacketOutcome {
+    /// Frames were copied to the planes: the buffer's rate, layout and non-finite count.
+    Frames((u32, Vec<ChannelRole>, u64)),
+    /// The packet could not be decoded; skip it.
+    Corrupt,
+    /// The decoder must be rebuilt before the next packet.
+    ResetRequired,
 }
 
 fn sym_to_error_keep_reset(e: SymError) -> Error {
