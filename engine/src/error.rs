@@ -62,6 +62,9 @@ pub enum Error {
         /// The panic payload, if it was a string.
         message: String,
     },
+    /// An encoder failed (the codec library reported an error).
+    #[error("encoder error: {0}")]
+    Encode(String),
     /// A parameter passed by the caller is out of range.
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),

@@ -9,6 +9,8 @@
 pub mod analyze;
 pub mod channels;
 pub mod decode;
+pub mod dsp;
+pub mod encode;
 pub mod error;
 pub mod loudness;
 

@@ -1,0 +1,1 @@
+//! Channel down-mix and up-mix. (Written next.)
