@@ -62,6 +62,12 @@ pub enum Error {
         /// The panic payload, if it was a string.
         message: String,
     },
+    /// The output file exists and replacing it was not allowed.
+    #[error("{} already exists (use --force to replace it)", path.display())]
+    OutputExists {
+        /// The output path.
+        path: std::path::PathBuf,
+    },
     /// An encoder failed (the codec library reported an error).
     #[error("encoder error: {0}")]
     Encode(String),

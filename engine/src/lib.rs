@@ -1,8 +1,12 @@
-//! audioproc's engine: streaming decode and EBU R128 / ITU-R BS.1770-4 loudness measurement.
+//! audioproc's engine: streaming decode, EBU R128 / ITU-R BS.1770-4 loudness measurement,
+//! loudness normalisation with a true-peak ceiling, resampling, channel mixing and encoding.
 //!
 //! Data flows one way: a [`decode::Decoder`] turns any supported file into planar `f32`
-//! blocks, and a [`loudness::LoudnessMeter`] consumes them. [`analyze::analyze_path`] runs the
-//! two over a whole file. Nothing here knows about AWS or command lines.
+//! blocks; [`dsp`] stages (mixer, resampler, limiter) transform them; a
+//! [`loudness::LoudnessMeter`] measures them and an [`encode::Encoder`] writes them.
+//! [`analyze::analyze_path`] measures a whole file; [`process::process_file`] runs a whole
+//! normalise-and-convert job from a [`process::ProcessingSpec`]. Nothing here knows about AWS or
+//! command lines.
 
 #![deny(missing_docs)]
 
@@ -13,9 +17,13 @@ pub mod dsp;
 pub mod encode;
 pub mod error;
 pub mod loudness;
+pub mod process;
+pub mod tags;
 
 pub use analyze::{Analysis, AnalyzeOptions, analyze_path, analyze_source};
 pub use channels::ChannelRole;
 pub use decode::{Decoder, Limits, StreamInfo};
 pub use error::{Error, Result, Warning};
+pub use encode::{OutputFormat, SampleFormat};
 pub use loudness::{LoudnessMeter, LoudnessReport, MeterOptions, MonoMode};
+pub use process::{Overwrite, PeakMode, Preset, ProcessReport, ProcessingSpec, Progress, process_file};

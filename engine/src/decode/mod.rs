@@ -17,6 +17,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
+use symphonia::core::audio::sample::SampleFormat;
 use symphonia::core::audio::{Channels, GenericAudioBufferRef, Position};
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymError;
@@ -72,6 +73,10 @@ pub struct StreamInfo {
     pub layout: Vec<ChannelRole>,
     /// Frame count the container declares, if any (not trusted for allocation).
     pub declared_frames: Option<u64>,
+    /// Bits per sample of the source, for PCM and lossless codecs; `None` for lossy ones.
+    pub bits_per_sample: Option<u32>,
+    /// Whether the source samples are floating point (e.g. 32-bit float WAV).
+    pub float: bool,
 }
 
 impl StreamInfo {
@@ -138,6 +143,11 @@ fn sym_to_error(e: SymError) -> Error {
         SymError::LimitError(m) => Error::Malformed { reason: format!("limit reached: {m}") },
         other => Error::Malformed { reason: other.to_string() },
     }
+}
+
+/// Codecs whose decoded bit depth says nothing about the source's resolution.
+fn is_lossy(codec: &str) -> bool {
+    matches!(codec, "mp1" | "mp2" | "mp3" | "aac" | "vorbis" | "opus")
 }
 
 fn layout_of(channels: &Channels) -> Vec<ChannelRole> {
@@ -256,11 +266,13 @@ impl Decoder {
         let codec = decoder.codec_info().short_name.to_owned();
         let container = reader.format_info().short_name.to_owned();
         let layout = params.channels.as_ref().map(layout_of).unwrap_or_default();
+        let float = matches!(params.sample_format, Some(SampleFormat::F32 | SampleFormat::F64));
+        let bits_per_sample = params.bits_per_sample.filter(|_| !is_lossy(&codec));
         let mut me = Decoder {
             reader,
             decoder,
             track_id,
-            info: StreamInfo { codec, container, sample_rate, layout, declared_frames },
+            info: StreamInfo { codec, container, sample_rate, layout, declared_frames, bits_per_sample, float },
             limits: limits.clone(),
             trim,
             decoded_raw: 0,

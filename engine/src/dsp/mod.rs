@@ -10,7 +10,7 @@ pub mod mix;
 pub mod resample;
 
 pub use limiter::{LimiterOptions, TruePeakLimiter};
-
+pub use mix::ChannelMixer;
 pub use resample::Resampler;
 
 /// One streaming processing stage.
