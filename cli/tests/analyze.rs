@@ -126,7 +126,7 @@ fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().expect("tempdir");
     assert_eq!(audioproc(&["analyze"], dir.path()).status.code(), Some(2));
     assert_eq!(audioproc(&["analyze", "--no-such-flag", "x.wav"], dir.path()).status.code(), Some(2));
-    assert_eq!(audioproc(&["frobnicate"], dir.path()).status.code(), Some(2));
+    assert_eq!(audioproc(&["--frobnicate"], dir.path()).status.code(), Some(2));
     let help = audioproc(&["analyze", "--help"], dir.path());
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&help.stdout).contains("Exit status"));

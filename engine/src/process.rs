@@ -56,11 +56,18 @@ pub enum Preset {
 
 impl Preset {
     /// Every preset.
-    pub const ALL: [Preset; 4] = [Preset::Ebu, Preset::Streaming, Preset::Podcast, Preset::Atsc];
+    pub const ALL: [Preset; 4] = [
+        Preset::Ebu,
+        Preset::Streaming,
+        Preset::Podcast,
+        Preset::Atsc,
+    ];
 
     /// The preset called `name` (case-insensitive).
     pub fn from_name(name: &str) -> Option<Self> {
-        Preset::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(name))
+        Preset::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(name))
     }
 
     /// The preset's name.
@@ -198,7 +205,10 @@ impl ProcessingSpec {
             return bad(format!("target {} LUFS is outside −70…0", self.target_lufs));
         }
         if !self.true_peak_dbtp.is_finite() || !(-20.0..=0.0).contains(&self.true_peak_dbtp) {
-            return bad(format!("true-peak ceiling {} dBTP is outside −20…0", self.true_peak_dbtp));
+            return bad(format!(
+                "true-peak ceiling {} dBTP is outside −20…0",
+                self.true_peak_dbtp
+            ));
         }
         if let Some(rate) = self.sample_rate {
             if !(8_000..=384_000).contains(&rate) {
@@ -215,13 +225,18 @@ impl ProcessingSpec {
         if let Some(ch) = self.channels
             && !(1..=2).contains(&ch)
         {
-            return bad(format!("--channels {ch}: the output can be mixed to 1 or 2 channels"));
+            return bad(format!(
+                "--channels {ch}: the output can be mixed to 1 or 2 channels"
+            ));
         }
         if self.sample_format == Some(SampleFormat::F32) && self.format == OutputFormat::Flac {
             return bad("FLAC holds integer samples: use 16 or 24 bits".to_owned());
         }
         if self.sample_format.is_some() && self.format.is_lossy() {
-            return bad(format!("--bits applies to WAV and FLAC, not {}", self.format.extension()));
+            return bad(format!(
+                "--bits applies to WAV and FLAC, not {}",
+                self.format.extension()
+            ));
         }
         if let Mp3Bitrate::Cbr(k) = self.mp3
             && !(32..=320).contains(&k)
@@ -229,7 +244,10 @@ impl ProcessingSpec {
             return bad(format!("MP3 bit rate {k} kb/s is outside 32…320"));
         }
         if !(6..=512).contains(&self.opus_kbps) {
-            return bad(format!("Opus bit rate {} kb/s is outside 6…512", self.opus_kbps));
+            return bad(format!(
+                "Opus bit rate {} kb/s is outside 6…512",
+                self.opus_kbps
+            ));
         }
         Ok(())
     }
@@ -242,10 +260,12 @@ impl ProcessingSpec {
             self.target_lufs,
             self.true_peak_dbtp,
             self.mode.name(),
-            self.sample_rate.map_or("keep".to_owned(), |r| r.to_string()),
+            self.sample_rate
+                .map_or("keep".to_owned(), |r| r.to_string()),
             self.channels.map_or("keep".to_owned(), |c| c.to_string()),
             self.format.extension(),
-            self.sample_format.map_or("auto".to_owned(), |s| s.bits().to_string()),
+            self.sample_format
+                .map_or("auto".to_owned(), |s| s.bits().to_string()),
             self.dither,
             self.mp3,
             self.opus_kbps,
@@ -302,6 +322,8 @@ pub struct Progress {
     pub frames_done: u64,
     /// Input frames in total, when known.
     pub frames_total: Option<u64>,
+    /// The input's sample rate (frames per second of audio).
+    pub sample_rate: u32,
 }
 
 /// Whether an existing output may be replaced.
@@ -332,7 +354,10 @@ impl Plan {
         let out_channels = match spec.channels {
             Some(c) => c,
             None if in_channels > spec.format.max_channels() => {
-                notes.push(format!("mixed {in_channels} channels down to stereo: {} holds at most 2", spec.format.extension()));
+                notes.push(format!(
+                    "mixed {in_channels} channels down to stereo: {} holds at most 2",
+                    spec.format.extension()
+                ));
                 2
             }
             None => in_channels,
@@ -340,13 +365,18 @@ impl Plan {
         let wanted = spec.sample_rate.unwrap_or(info.sample_rate);
         let out_rate = spec.format.writable_rate(wanted);
         if out_rate != wanted {
-            notes.push(format!("resampled {wanted} Hz to {out_rate} Hz: {} cannot carry {wanted} Hz", spec.format.extension()));
+            notes.push(format!(
+                "resampled {wanted} Hz to {out_rate} Hz: {} cannot carry {wanted} Hz",
+                spec.format.extension()
+            ));
         }
-        let sample_format = spec.sample_format.unwrap_or(match (info.bits_per_sample, info.float) {
-            (_, true) if spec.format == OutputFormat::Wav => SampleFormat::F32,
-            (Some(b), false) if b <= 16 => SampleFormat::I16,
-            _ => SampleFormat::I24,
-        });
+        let sample_format =
+            spec.sample_format
+                .unwrap_or(match (info.bits_per_sample, info.float) {
+                    (_, true) if spec.format == OutputFormat::Wav => SampleFormat::F32,
+                    (Some(b), false) if b <= 16 => SampleFormat::I16,
+                    _ => SampleFormat::I24,
+                });
         let encode = EncodeOptions {
             format: spec.format,
             sample_format,
@@ -354,7 +384,14 @@ impl Plan {
             mp3: spec.mp3,
             opus_kbps: spec.opus_kbps,
         };
-        Ok(Plan { in_rate: info.sample_rate, out_rate, in_layout: info.layout.clone(), out_channels, encode, notes })
+        Ok(Plan {
+            in_rate: info.sample_rate,
+            out_rate,
+            in_layout: info.layout.clone(),
+            out_channels,
+            encode,
+            notes,
+        })
     }
 
     fn converts(&self) -> bool {
@@ -370,7 +407,12 @@ impl Plan {
         let resampler = (self.in_rate != self.out_rate)
             .then(|| Resampler::new(self.in_rate, self.out_rate, self.out_channels))
             .transpose()?;
-        Ok(Some(Conversion { mixer, resampler, mixed: vec![Vec::new(); self.out_channels], out: vec![Vec::new(); self.out_channels] }))
+        Ok(Some(Conversion {
+            mixer,
+            resampler,
+            mixed: vec![Vec::new(); self.out_channels],
+            out: vec![Vec::new(); self.out_channels],
+        }))
     }
 
     fn out_layout(&self) -> Vec<ChannelRole> {
@@ -446,7 +488,9 @@ pub fn process_file(
 ) -> Result<ProcessReport> {
     spec.validate()?;
     if overwrite == Overwrite::Never && output.exists() {
-        return Err(Error::OutputExists { path: output.to_path_buf() });
+        return Err(Error::OutputExists {
+            path: output.to_path_buf(),
+        });
     }
     let temp = TempOutput::create(output)?;
     let report = guarded(|| run_job(input, &temp.path, spec, progress))?;
@@ -456,11 +500,19 @@ pub fn process_file(
 
 /// Catches a panic anywhere in the job (decoder, DSP, encoder) as an error for this job only.
 fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        .unwrap_or_else(|p| Err(Error::DecoderPanic { message: crate::error::panic_message(&*p) }))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        Err(Error::DecoderPanic {
+            message: crate::error::panic_message(&*p),
+        })
+    })
 }
 
-fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, progress: &(dyn Fn(Progress) + Sync)) -> Result<ProcessReport> {
+fn run_job(
+    input: &Path,
+    temp: &Path,
+    spec: &ProcessingSpec,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<ProcessReport> {
     let decoder = Decoder::open_path(input, &spec.limits)?;
     let mut plan = Plan::new(spec, decoder.info())?;
     let measured = measure(decoder, &plan, spec.mono_mode, progress)?;
@@ -471,33 +523,54 @@ fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, progress: &(dyn Fn(
     if matches!(spec.format, OutputFormat::Wav | OutputFormat::Flac)
         && plan.encode.sample_format == SampleFormat::I16
     {
-        notes.push(if spec.dither { "quantised to 16 bits with TPDF dither" } else { "quantised to 16 bits without dither" }.to_owned());
+        notes.push(
+            if spec.dither {
+                "quantised to 16 bits with TPDF dither"
+            } else {
+                "quantised to 16 bits without dither"
+            }
+            .to_owned(),
+        );
     }
     let frames_total = Some(measured.input.frames);
 
     // The gain, and whether the job is a pass-through.
-    let (mut gain_db, mut ceiling, passthrough) = match (measured.pre.integrated_lufs, measured.pre.true_peak_dbtp) {
-        (None, _) => {
-            notes.push(passthrough_reason(&measured).to_owned());
-            (0.0, spec.true_peak_dbtp, true)
-        }
-        (Some(i), tp) => {
-            let wanted = spec.target_lufs - i;
-            let gain = match (spec.mode, tp) {
-                (PeakMode::Linear, Some(tp)) if tp + wanted > spec.true_peak_dbtp => spec.true_peak_dbtp - tp,
-                _ => wanted,
-            };
-            (gain, spec.true_peak_dbtp, false)
-        }
-    };
+    let (mut gain_db, mut ceiling, passthrough) =
+        match (measured.pre.integrated_lufs, measured.pre.true_peak_dbtp) {
+            (None, _) => {
+                notes.push(passthrough_reason(&measured).to_owned());
+                (0.0, spec.true_peak_dbtp, true)
+            }
+            (Some(i), tp) => {
+                let wanted = spec.target_lufs - i;
+                let gain = match (spec.mode, tp) {
+                    (PeakMode::Linear, Some(tp)) if tp + wanted > spec.true_peak_dbtp => {
+                        spec.true_peak_dbtp - tp
+                    }
+                    _ => wanted,
+                };
+                (gain, spec.true_peak_dbtp, false)
+            }
+        };
 
     // Limit mode: a dry run tells how much loudness the limiter takes; make it up (twice at
     // most, and never more than 6 dB in all).
     if spec.mode == PeakMode::Limit && !passthrough {
         let base = gain_db;
         for _ in 0..2 {
-            let dry = apply(input, None, &plan, spec, gain_db, ceiling, frames_total, progress)?;
-            let Some(i) = dry.measurement.loudness.integrated_lufs else { break };
+            let dry = apply(
+                input,
+                None,
+                &plan,
+                spec,
+                gain_db,
+                ceiling,
+                frames_total,
+                progress,
+            )?;
+            let Some(i) = dry.measurement.loudness.integrated_lufs else {
+                break;
+            };
             let miss = spec.target_lufs - i;
             if miss.abs() <= 0.05 {
                 break;
@@ -509,16 +582,34 @@ fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, progress: &(dyn Fn(
     let mut attempts = 0;
     let (out, limiter_reduction) = loop {
         attempts += 1;
-        let written = apply(input, Some(temp), &plan, spec, gain_db, ceiling, frames_total, progress)?;
+        let written = apply(
+            input,
+            Some(temp),
+            &plan,
+            spec,
+            gain_db,
+            ceiling,
+            frames_total,
+            progress,
+        )?;
         let mut measurement = written.measurement;
         if spec.format.is_lossy() {
-            let decoded = analyze_path(temp, &crate::analyze::AnalyzeOptions { limits: spec.limits.clone(), mono_mode: spec.mono_mode })
-                .map_err(|e| Error::Encode(format!("the encoded output does not decode: {e}")))?;
+            let decoded = analyze_path(
+                temp,
+                &crate::analyze::AnalyzeOptions {
+                    limits: spec.limits.clone(),
+                    mono_mode: spec.mono_mode,
+                },
+            )
+            .map_err(|e| Error::Encode(format!("the encoded output does not decode: {e}")))?;
             measurement.loudness = decoded.loudness;
             measurement.frames = decoded.frames;
             measurement.measured_after_decoding = true;
         }
-        let overshoot = measurement.loudness.true_peak_dbtp.map_or(0.0, |tp| tp - spec.true_peak_dbtp);
+        let overshoot = measurement
+            .loudness
+            .true_peak_dbtp
+            .map_or(0.0, |tp| tp - spec.true_peak_dbtp);
         if spec.format.is_lossy() && overshoot > CEILING_TOLERANCE_DB && !passthrough {
             if spec.strict_peak && attempts < 4 {
                 // Lower by the overshoot and a little more, and encode again.
@@ -532,13 +623,20 @@ fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, progress: &(dyn Fn(
             notes.push(format!(
                 "the {} encoder overshoots the true-peak ceiling by {overshoot:.2} dB{}",
                 spec.format.extension(),
-                if spec.strict_peak { " (after 4 attempts)" } else { " (use --strict-peak to re-encode lower)" }
+                if spec.strict_peak {
+                    " (after 4 attempts)"
+                } else {
+                    " (use --strict-peak to re-encode lower)"
+                }
             ));
         }
         break (measurement, written.limiter_reduction);
     };
     if attempts > 1 {
-        notes.push(format!("re-encoded {} time(s) to hold the true-peak ceiling after encoding", attempts - 1));
+        notes.push(format!(
+            "re-encoded {} time(s) to hold the true-peak ceiling after encoding",
+            attempts - 1
+        ));
     }
 
     // Verdict.
@@ -551,14 +649,25 @@ fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, progress: &(dyn Fn(
         let miss = i - spec.target_lufs;
         if miss.abs() > TARGET_TOLERANCE_LU {
             let why = match spec.mode {
-                PeakMode::Linear if gain_db < spec.target_lufs - measured.pre.integrated_lufs.unwrap_or(i) - 0.01 => format!(
-                    "linear gain held to {gain_db:+.2} dB by the {:.1} dBTP ceiling (use --mode limit to reach the target)",
-                    spec.true_peak_dbtp
-                ),
+                PeakMode::Linear
+                    if gain_db
+                        < spec.target_lufs - measured.pre.integrated_lufs.unwrap_or(i) - 0.01 =>
+                {
+                    format!(
+                        "linear gain held to {gain_db:+.2} dB by the {:.1} dBTP ceiling (use --mode limit to reach the target)",
+                        spec.true_peak_dbtp
+                    )
+                }
                 PeakMode::Linear => "the encoder changed the loudness".to_owned(),
-                PeakMode::Limit => "the limiter could not restore the loudness it removed".to_owned(),
+                PeakMode::Limit => {
+                    "the limiter could not restore the loudness it removed".to_owned()
+                }
             };
-            notes.push(format!("target missed by {:.2} LU: output {i:.2} LUFS against {:.1} LUFS; {why}", miss.abs(), spec.target_lufs));
+            notes.push(format!(
+                "target missed by {:.2} LU: output {i:.2} LUFS against {:.1} LUFS; {why}",
+                miss.abs(),
+                spec.target_lufs
+            ));
         }
     }
 
@@ -571,9 +680,13 @@ fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, progress: &(dyn Fn(
         }
     }
     let loudness_tags = match (spec.loudness_tags, out_i, out_tp) {
-        (true, Some(integrated_lufs), Some(true_peak_dbtp)) => Some(LoudnessTags { integrated_lufs, true_peak_dbtp }),
+        (true, Some(integrated_lufs), Some(true_peak_dbtp)) => Some(LoudnessTags {
+            integrated_lufs,
+            true_peak_dbtp,
+        }),
         (true, _, _) => {
-            notes.push("no loudness tags written: the output has no measurable loudness".to_owned());
+            notes
+                .push("no loudness tags written: the output has no measurable loudness".to_owned());
             None
         }
         _ => None,
@@ -606,13 +719,26 @@ fn passthrough_reason(m: &Measured) -> &'static str {
 }
 
 /// Pass 1.
-fn measure(mut decoder: Decoder, plan: &Plan, mono_mode: MonoMode, progress: &(dyn Fn(Progress) + Sync)) -> Result<Measured> {
+fn measure(
+    mut decoder: Decoder,
+    plan: &Plan,
+    mono_mode: MonoMode,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Measured> {
     let info = decoder.info().clone();
     let total = info.declared_frames;
-    let mut meter_in = LoudnessMeter::new(info.sample_rate, &channel_weights(&info.layout, mono_mode), MeterOptions::default())?;
+    let mut meter_in = LoudnessMeter::new(
+        info.sample_rate,
+        &channel_weights(&info.layout, mono_mode),
+        MeterOptions::default(),
+    )?;
     let mut conversion = plan.conversion()?;
     let mut meter_pre = match &conversion {
-        Some(_) => Some(LoudnessMeter::new(plan.out_rate, &channel_weights(&plan.out_layout(), mono_mode), MeterOptions::default())?),
+        Some(_) => Some(LoudnessMeter::new(
+            plan.out_rate,
+            &channel_weights(&plan.out_layout(), mono_mode),
+            MeterOptions::default(),
+        )?),
         None => None,
     };
     let mut blocks = 0u32;
@@ -623,13 +749,23 @@ fn measure(mut decoder: Decoder, plan: &Plan, mono_mode: MonoMode, progress: &(d
         }
         blocks += 1;
         if blocks % 64 == 0 {
-            progress(Progress { pass: 1, frames_done: decoder.frames(), frames_total: total });
+            progress(Progress {
+                pass: 1,
+                frames_done: decoder.frames(),
+                frames_total: total,
+                sample_rate: plan.in_rate,
+            });
         }
     }
     if let (Some(c), Some(m)) = (&mut conversion, &mut meter_pre) {
         m.process(c.run(None));
     }
-    progress(Progress { pass: 1, frames_done: decoder.frames(), frames_total: Some(decoder.frames()) });
+    progress(Progress {
+        pass: 1,
+        frames_done: decoder.frames(),
+        frames_total: Some(decoder.frames()),
+        sample_rate: plan.in_rate,
+    });
     let input = Analysis {
         mono_mode: (info.channels() == 1).then_some(mono_mode),
         frames: decoder.frames(),
@@ -665,18 +801,32 @@ fn apply(
     let layout = plan.out_layout();
     let mut conversion = plan.conversion()?;
     let mut limiter = match spec.mode {
-        PeakMode::Limit if gain_db != 0.0 || ceiling_dbtp < spec.true_peak_dbtp => Some(TruePeakLimiter::new(
-            plan.out_rate,
-            plan.out_channels,
-            &LimiterOptions { ceiling_dbtp, ..LimiterOptions::default() },
-        )?),
+        PeakMode::Limit if gain_db != 0.0 || ceiling_dbtp < spec.true_peak_dbtp => {
+            Some(TruePeakLimiter::new(
+                plan.out_rate,
+                plan.out_channels,
+                &LimiterOptions {
+                    ceiling_dbtp,
+                    ..LimiterOptions::default()
+                },
+            )?)
+        }
         _ => None,
     };
-    let mut meter = LoudnessMeter::new(plan.out_rate, &channel_weights(&layout, spec.mono_mode), MeterOptions::default())?;
+    let mut meter = LoudnessMeter::new(
+        plan.out_rate,
+        &channel_weights(&layout, spec.mono_mode),
+        MeterOptions::default(),
+    )?;
     let mut encoder = match temp {
         Some(path) => {
             let file = File::create(path)?;
-            Some(Encoder::new(&plan.encode, plan.out_rate, &layout, BufWriter::with_capacity(1 << 20, file))?)
+            Some(Encoder::new(
+                &plan.encode,
+                plan.out_rate,
+                &layout,
+                BufWriter::with_capacity(1 << 20, file),
+            )?)
         }
         None => None,
     };
@@ -716,10 +866,20 @@ fn apply(
         }
         blocks += 1;
         if blocks % 64 == 0 {
-            progress(Progress { pass: 2, frames_done: decoder.frames(), frames_total });
+            progress(Progress {
+                pass: 2,
+                frames_done: decoder.frames(),
+                frames_total,
+                sample_rate: plan.in_rate,
+            });
         }
     }
-    progress(Progress { pass: 2, frames_done: decoder.frames(), frames_total });
+    progress(Progress {
+        pass: 2,
+        frames_done: decoder.frames(),
+        frames_total,
+        sample_rate: plan.in_rate,
+    });
     let frames = match encoder {
         Some(e) => {
             let frames = e.frames();
@@ -740,7 +900,12 @@ fn apply(
         float: plan.encode.sample_format == SampleFormat::F32 && !plan.encode.format.is_lossy(),
     };
     Ok(Applied {
-        measurement: OutputMeasurement { info, frames, loudness: meter.report(), measured_after_decoding: false },
+        measurement: OutputMeasurement {
+            info,
+            frames,
+            loudness: meter.report(),
+            measured_after_decoding: false,
+        },
         limiter_reduction: limiter.map_or(0.0, |l| l.max_reduction_db()),
     })
 }
@@ -764,22 +929,45 @@ impl TempOutput {
                 format!("output directory {} does not exist", dir.display()),
             )));
         }
-        let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".to_owned());
-        let ext = output.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+        let name = output
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "output".to_owned());
+        let ext = output
+            .extension()
+            .map(|e| format!(".{}", e.to_string_lossy()))
+            .unwrap_or_default();
         // Unique per process and call; `create_new` refuses to reuse a name.
         static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         for _ in 0..100 {
             let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path = dir.join(format!(".{name}.audioproc-{}-{n}.partial{ext}", std::process::id()));
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(_) => return Ok(TempOutput { path, persisted: false }),
+            let path = dir.join(format!(
+                ".{name}.audioproc-{}-{n}.partial{ext}",
+                std::process::id()
+            ));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(_) => {
+                    return Ok(TempOutput {
+                        path,
+                        persisted: false,
+                    });
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => {
-                    return Err(Error::Io(std::io::Error::new(e.kind(), format!("cannot write in {}: {e}", dir.display()))));
+                    return Err(Error::Io(std::io::Error::new(
+                        e.kind(),
+                        format!("cannot write in {}: {e}", dir.display()),
+                    )));
                 }
             }
         }
-        Err(Error::Io(std::io::Error::other("could not find a free temporary file name")))
+        Err(Error::Io(std::io::Error::other(
+            "could not find a free temporary file name",
+        )))
     }
 
     /// Moves the finished file to `output`.
@@ -793,11 +981,17 @@ impl TempOutput {
                         let _ = std::fs::remove_file(&self.path);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        return Err(Error::OutputExists { path: output.to_path_buf() });
+                        return Err(Error::OutputExists {
+                            path: output.to_path_buf(),
+                        });
                     }
                     // File systems without hard links: check, then rename.
                     Err(_) if !output.exists() => std::fs::rename(&self.path, output)?,
-                    Err(_) => return Err(Error::OutputExists { path: output.to_path_buf() }),
+                    Err(_) => {
+                        return Err(Error::OutputExists {
+                            path: output.to_path_buf(),
+                        });
+                    }
                 }
             }
         }
@@ -822,7 +1016,10 @@ impl Drop for TempOutput {
 
 /// The everyday output name: `dir/stem.normalized.ext` beside the input.
 pub fn normalized_name(input: &Path, format: OutputFormat) -> PathBuf {
-    let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "output".to_owned());
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".to_owned());
     input.with_file_name(format!("{stem}.normalized.{}", format.extension()))
 }
 
@@ -832,10 +1029,28 @@ mod tests {
 
     #[test]
     fn presets_have_the_published_targets() {
-        assert_eq!((Preset::Ebu.target_lufs(), Preset::Ebu.true_peak_dbtp()), (-23.0, -1.0));
-        assert_eq!((Preset::Streaming.target_lufs(), Preset::Streaming.true_peak_dbtp()), (-14.0, -1.0));
-        assert_eq!((Preset::Podcast.target_lufs(), Preset::Podcast.true_peak_dbtp()), (-16.0, -1.5));
-        assert_eq!((Preset::Atsc.target_lufs(), Preset::Atsc.true_peak_dbtp()), (-24.0, -2.0));
+        assert_eq!(
+            (Preset::Ebu.target_lufs(), Preset::Ebu.true_peak_dbtp()),
+            (-23.0, -1.0)
+        );
+        assert_eq!(
+            (
+                Preset::Streaming.target_lufs(),
+                Preset::Streaming.true_peak_dbtp()
+            ),
+            (-14.0, -1.0)
+        );
+        assert_eq!(
+            (
+                Preset::Podcast.target_lufs(),
+                Preset::Podcast.true_peak_dbtp()
+            ),
+            (-16.0, -1.5)
+        );
+        assert_eq!(
+            (Preset::Atsc.target_lufs(), Preset::Atsc.true_peak_dbtp()),
+            (-24.0, -2.0)
+        );
         assert_eq!(Preset::from_name("STREAMING"), Some(Preset::Streaming));
     }
 

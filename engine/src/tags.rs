@@ -43,16 +43,24 @@ impl Metadata {
     /// A message when the file has tags that cannot be read (the caller reports it as a note).
     pub fn read(path: &Path) -> std::result::Result<Self, String> {
         let options = ParseOptions::new().read_properties(false);
-        let tagged = match Probe::open(path).and_then(|p| Ok(p.options(options).guess_file_type()?)) {
-            Ok(probe) if probe.file_type().is_none() => return Ok(Metadata::default()),
-            Ok(probe) => probe.read().map_err(|e| format!("tags could not be read: {e}"))?,
-            Err(e) => return Err(format!("tags could not be read: {e}")),
-        };
+        let tagged =
+            match Probe::open(path).and_then(|p| Ok(p.options(options).guess_file_type()?)) {
+                Ok(probe) if probe.file_type().is_none() => return Ok(Metadata::default()),
+                Ok(probe) => probe
+                    .read()
+                    .map_err(|e| format!("tags could not be read: {e}"))?,
+                Err(e) => return Err(format!("tags could not be read: {e}")),
+            };
         let mut tags: Vec<&Tag> = Vec::new();
         if let Some(primary) = tagged.primary_tag() {
             tags.push(primary);
         }
-        tags.extend(tagged.tags().iter().filter(|t| Some(t.tag_type()) != tagged.primary_tag().map(Tag::tag_type)));
+        tags.extend(
+            tagged
+                .tags()
+                .iter()
+                .filter(|t| Some(t.tag_type()) != tagged.primary_tag().map(Tag::tag_type)),
+        );
         let mut meta = Metadata::default();
         for key in CARRIED {
             if let Some(value) = tags.iter().find_map(|t| t.get_string(key.clone())) {
@@ -73,25 +81,36 @@ impl Metadata {
         self.items.is_empty() && self.pictures.is_empty()
     }
 
+    /// Sets a carried field (names as for [`Metadata::get`]); `false` for an unknown name.
+    pub fn set(&mut self, field: &str, value: &str) -> bool {
+        let Some(key) = key_of(field) else {
+            return false;
+        };
+        self.items.retain(|(k, _)| *k != key);
+        self.items.push((key, value.to_owned()));
+        true
+    }
+
+    /// Adds a front-cover picture (`mime` e.g. `"image/png"`).
+    pub fn add_cover(&mut self, mime: &str, data: Vec<u8>) {
+        use lofty::picture::{MimeType, Picture, PictureType};
+        self.pictures.push(
+            Picture::unchecked(data)
+                .pic_type(PictureType::CoverFront)
+                .mime_type(MimeType::from_str(mime))
+                .build(),
+        );
+    }
+
     /// The value of a carried field (for tests and reports): `"title"`, `"artist"`, `"album"`,
     /// `"album_artist"`, `"track"`, `"track_total"`, `"disc"`, `"disc_total"`, `"date"`,
     /// `"year"`, `"genre"`.
     pub fn get(&self, field: &str) -> Option<&str> {
-        let key = match field {
-            "title" => ItemKey::TrackTitle,
-            "artist" => ItemKey::TrackArtist,
-            "album" => ItemKey::AlbumTitle,
-            "album_artist" => ItemKey::AlbumArtist,
-            "track" => ItemKey::TrackNumber,
-            "track_total" => ItemKey::TrackTotal,
-            "disc" => ItemKey::DiscNumber,
-            "disc_total" => ItemKey::DiscTotal,
-            "date" => ItemKey::RecordingDate,
-            "year" => ItemKey::Year,
-            "genre" => ItemKey::Genre,
-            _ => return None,
-        };
-        self.items.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
+        let key = key_of(field)?;
+        self.items
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Number of pictures (cover art).
@@ -103,6 +122,23 @@ impl Metadata {
     pub fn first_picture(&self) -> Option<&[u8]> {
         self.pictures.first().map(lofty::picture::Picture::data)
     }
+}
+
+fn key_of(field: &str) -> Option<ItemKey> {
+    Some(match field {
+        "title" => ItemKey::TrackTitle,
+        "artist" => ItemKey::TrackArtist,
+        "album" => ItemKey::AlbumTitle,
+        "album_artist" => ItemKey::AlbumArtist,
+        "track" => ItemKey::TrackNumber,
+        "track_total" => ItemKey::TrackTotal,
+        "disc" => ItemKey::DiscNumber,
+        "disc_total" => ItemKey::DiscTotal,
+        "date" => ItemKey::RecordingDate,
+        "year" => ItemKey::Year,
+        "genre" => ItemKey::Genre,
+        _ => return None,
+    })
 }
 
 /// Loudness tags describing an output file.
@@ -120,7 +156,12 @@ pub struct LoudnessTags {
 ///
 /// # Errors
 /// A message when the tag cannot be written (the caller reports it as a note).
-pub fn write(path: &Path, format: OutputFormat, meta: &Metadata, loudness: Option<LoudnessTags>) -> std::result::Result<(), String> {
+pub fn write(
+    path: &Path,
+    format: OutputFormat,
+    meta: &Metadata,
+    loudness: Option<LoudnessTags>,
+) -> std::result::Result<(), String> {
     if meta.is_empty() && loudness.is_none() {
         return Ok(());
     }
@@ -145,7 +186,9 @@ pub fn write(path: &Path, format: OutputFormat, meta: &Metadata, loudness: Optio
             if format == OutputFormat::Opus {
                 // RFC 7845: Opus players read R128_TRACK_GAIN (Q7.8 dB relative to −23 LUFS).
                 let mut comments = VorbisComments::from(tag);
-                let q78 = ((-23.0 - l.integrated_lufs) * 256.0).round().clamp(-32768.0, 32767.0) as i32;
+                let q78 = ((-23.0 - l.integrated_lufs) * 256.0)
+                    .round()
+                    .clamp(-32768.0, 32767.0) as i32;
                 comments.insert(String::from("R128_TRACK_GAIN"), q78.to_string());
                 save(&comments, path)?;
                 continue;
@@ -160,7 +203,8 @@ pub fn write(path: &Path, format: OutputFormat, meta: &Metadata, loudness: Optio
 }
 
 fn save<T: TagExt>(tag: &T, path: &Path) -> std::result::Result<(), String> {
-    tag.save_to_path(path, WriteOptions::default()).map_err(|e| format!("tags could not be written: {e}"))
+    tag.save_to_path(path, WriteOptions::default())
+        .map_err(|e| format!("tags could not be written: {e}"))
 }
 
 /// ReplayGain 2.0: gain to a −18 LUFS reference, peak as a linear true-peak value.

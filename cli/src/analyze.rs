@@ -1,0 +1,127 @@
+//! `audioproc analyze`: measure files, in parallel.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use audioproc_engine::{AnalyzeOptions, Limits, MonoMode, analyze_path};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::report::{Measurement, fmt};
+
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// Files to measure.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Print one JSON document (schema "audioproc.analysis/1") instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Measure a mono file as two identical channels (+3 LU against plain BS.1770 mono), as it
+    /// sounds played on both speakers.
+    #[arg(long)]
+    dual_mono: bool,
+    /// Refuse files with more channels than this.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_channels)]
+    max_channels: usize,
+    /// Refuse files whose decoded audio runs longer than this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = Limits::default().max_duration_s)]
+    max_duration: f64,
+    /// Refuse sample rates above this (Hz).
+    #[arg(long, value_name = "HZ", default_value_t = Limits::default().max_sample_rate)]
+    max_sample_rate: u32,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+struct AnalysisDocument<'a> {
+    schema: &'static str,
+    files: &'a [Measurement],
+}
+
+fn print_table(entries: &[Measurement], out: &mut impl Write) -> std::io::Result<()> {
+    for e in entries.iter().filter(|e| e.ok) {
+        let mono = match e.mono_mode {
+            Some(MonoMode::Mono) => ", measured as mono",
+            Some(MonoMode::DualMono) => ", measured as dual mono",
+            None => "",
+        };
+        writeln!(
+            out,
+            "{}\n  integrated {}  range {}  true peak {}  sample peak {}\n  momentary max {}  short-term max {}\n  {:.2} s, {} Hz, {} ch, {} in {}{}",
+            e.path,
+            fmt(e.integrated_lufs, "LUFS"),
+            e.loudness_range_lu
+                .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1} LU")),
+            fmt(e.true_peak_dbtp, "dBTP"),
+            fmt(e.sample_peak_dbfs, "dBFS"),
+            fmt(e.momentary_max_lufs, "LUFS"),
+            fmt(e.short_term_max_lufs, "LUFS"),
+            e.duration_s.unwrap_or(0.0),
+            e.sample_rate.unwrap_or(0),
+            e.channels.unwrap_or(0),
+            e.codec.as_deref().unwrap_or("?"),
+            e.container.as_deref().unwrap_or("?"),
+            mono,
+        )?;
+    }
+    Ok(())
+}
+
+/// Runs the command; `Ok(true)` when every file was measured.
+pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
+    let options = AnalyzeOptions {
+        limits: Limits {
+            max_channels: args.max_channels,
+            max_duration_s: args.max_duration,
+            max_sample_rate: args.max_sample_rate,
+            ..Limits::default()
+        },
+        mono_mode: if args.dual_mono {
+            MonoMode::DualMono
+        } else {
+            MonoMode::Mono
+        },
+    };
+    let pool = crate::thread_pool(args.jobs)?;
+    let results: Vec<_> = pool.install(|| {
+        args.files
+            .par_iter()
+            .map(|p| (p, analyze_path(p, &options)))
+            .collect()
+    });
+
+    let mut stderr = std::io::stderr().lock();
+    for (path, result) in &results {
+        match result {
+            Err(e) => writeln!(stderr, "audioproc: {}: {e}", path.display())?,
+            Ok(a) => {
+                for w in &a.warnings {
+                    writeln!(stderr, "audioproc: {}: warning: {w}", path.display())?;
+                }
+            }
+        }
+    }
+    let entries: Vec<Measurement> = results
+        .iter()
+        .map(|(p, r)| match r {
+            Ok(a) => Measurement::of_analysis(p, a),
+            Err(e) => Measurement::failed(p, e.to_string()),
+        })
+        .collect();
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let doc = AnalysisDocument {
+            schema: "audioproc.analysis/1",
+            files: &entries,
+        };
+        serde_json::to_writer_pretty(&mut stdout, &doc).context("writing JSON")?;
+        writeln!(stdout)?;
+    } else {
+        print_table(&entries, &mut stdout)?;
+    }
+    Ok(entries.iter().all(|e| e.ok))
+}

@@ -1,0 +1,439 @@
+//! `audioproc process IN -o OUT` and the everyday `audioproc FILE...`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use audioproc_engine::encode::Mp3Bitrate;
+use audioproc_engine::process::normalized_name;
+use audioproc_engine::{
+    Limits, MonoMode, OutputFormat, Overwrite, PeakMode, Preset, ProcessReport, ProcessingSpec,
+    SampleFormat, process_file,
+};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::progress::JobBar;
+use crate::report::{Measurement, fmt, round4};
+
+/// Flags that make up a [`ProcessingSpec`], shared by `process`, the everyday form and (later)
+/// `batch`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SpecArgs {
+    /// Loudness preset: ebu (−23 LUFS, −1 dBTP), streaming (−14, −1), podcast (−16, −1.5),
+    /// atsc (−24 LKFS, −2).
+    #[arg(long, value_name = "PRESET", default_value = "ebu", value_parser = parse_preset)]
+    pub preset: Preset,
+    /// Integrated loudness target in LUFS (overrides the preset).
+    #[arg(long, value_name = "LUFS", allow_negative_numbers = true)]
+    pub target: Option<f64>,
+    /// True-peak ceiling in dBTP (overrides the preset).
+    #[arg(long, value_name = "DBTP", allow_negative_numbers = true)]
+    pub true_peak: Option<f64>,
+    /// linear: one constant gain, lowered if the ceiling needs it (the report says by how much
+    /// the target was missed). limit: the full gain and a look-ahead true-peak limiter.
+    #[arg(long, value_name = "MODE", default_value = "linear", value_parser = parse_mode)]
+    pub mode: PeakMode,
+    /// Output sample rate in Hz (default: the input's, or the nearest the format can carry).
+    #[arg(long, value_name = "HZ")]
+    pub rate: Option<u32>,
+    /// Output channels: 1 (mono down-mix) or 2 (ITU BS.775 down-mix, or mono → dual mono).
+    #[arg(long, value_name = "N")]
+    pub channels: Option<usize>,
+    /// Output format: wav, flac, mp3, opus (default: from the output file's extension).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    pub format: Option<OutputFormat>,
+    /// Bits per sample for WAV (16, 24, 32 = float) and FLAC (16, 24). Default: 16-bit inputs
+    /// stay 16-bit, float WAV stays float, everything else becomes 24-bit.
+    #[arg(long, value_name = "BITS", value_parser = parse_bits)]
+    pub bits: Option<SampleFormat>,
+    /// Do not dither when reducing to 16 bits.
+    #[arg(long)]
+    pub no_dither: bool,
+    /// MP3 constant bit rate in kb/s (default: VBR quality 2).
+    #[arg(long, value_name = "KBPS", conflicts_with = "mp3_vbr")]
+    pub mp3_bitrate: Option<u32>,
+    /// MP3 VBR quality, 0 (best) to 9.
+    #[arg(long, value_name = "Q", value_parser = clap::value_parser!(u8).range(0..=9))]
+    pub mp3_vbr: Option<u8>,
+    /// Opus bit rate in kb/s.
+    #[arg(long, value_name = "KBPS", default_value_t = 160)]
+    pub opus_bitrate: u32,
+    /// Write ReplayGain 2.0 tags (R128_TRACK_GAIN for Opus) describing the output.
+    #[arg(long)]
+    pub tags: bool,
+    /// Do not copy title/artist/album/track/date/genre and cover art from the input.
+    #[arg(long)]
+    pub no_metadata: bool,
+    /// MP3/Opus: if the encoded file's true peak overshoots the ceiling, lower the gain and
+    /// encode again.
+    #[arg(long)]
+    pub strict_peak: bool,
+    /// Measure mono inputs as dual mono (+3 LU; as heard on two speakers).
+    #[arg(long)]
+    pub dual_mono: bool,
+    /// Refuse inputs longer than this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = Limits::default().max_duration_s)]
+    pub max_duration: f64,
+}
+
+fn parse_preset(s: &str) -> Result<Preset, String> {
+    Preset::from_name(s).ok_or_else(|| "expected one of: ebu, streaming, podcast, atsc".to_owned())
+}
+
+fn parse_mode(s: &str) -> Result<PeakMode, String> {
+    PeakMode::from_name(s).ok_or_else(|| "expected linear or limit".to_owned())
+}
+
+fn parse_format(s: &str) -> Result<OutputFormat, String> {
+    OutputFormat::from_name(s).ok_or_else(|| "expected one of: wav, flac, mp3, opus".to_owned())
+}
+
+fn parse_bits(s: &str) -> Result<SampleFormat, String> {
+    match s {
+        "16" => Ok(SampleFormat::I16),
+        "24" => Ok(SampleFormat::I24),
+        "32" | "float" => Ok(SampleFormat::F32),
+        _ => Err("expected 16, 24 or 32 (float)".to_owned()),
+    }
+}
+
+impl SpecArgs {
+    /// The spec for writing `format`.
+    pub fn spec(&self, format: OutputFormat) -> ProcessingSpec {
+        let mut spec = ProcessingSpec::new(self.preset, format);
+        spec.target_lufs = self.target.unwrap_or(spec.target_lufs);
+        spec.true_peak_dbtp = self.true_peak.unwrap_or(spec.true_peak_dbtp);
+        spec.mode = self.mode;
+        spec.sample_rate = self.rate;
+        spec.channels = self.channels;
+        spec.sample_format = self.bits;
+        spec.dither = !self.no_dither;
+        spec.mp3 = match (self.mp3_bitrate, self.mp3_vbr) {
+            (Some(k), _) => Mp3Bitrate::Cbr(k),
+            (None, Some(q)) => Mp3Bitrate::Vbr(q),
+            (None, None) => spec.mp3,
+        };
+        spec.opus_kbps = self.opus_bitrate;
+        spec.loudness_tags = self.tags;
+        spec.copy_metadata = !self.no_metadata;
+        spec.strict_peak = self.strict_peak;
+        spec.mono_mode = if self.dual_mono {
+            MonoMode::DualMono
+        } else {
+            MonoMode::Mono
+        };
+        spec.limits = Limits {
+            max_duration_s: self.max_duration,
+            ..Limits::default()
+        };
+        spec
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProcessArgs {
+    /// Input file (any format `analyze` reads).
+    #[arg(value_name = "IN")]
+    input: PathBuf,
+    /// Output file; its extension picks the format unless --format is given.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Print one JSON document (schema "audioproc.process/1") instead of a paragraph.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EverydayArgs {
+    /// Files to normalise; each is written beside itself as STEM.normalized.EXT.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Replace each input with its normalised version (same format).
+    #[arg(long, conflicts_with = "format")]
+    pub in_place: bool,
+    /// Replace existing .normalized outputs.
+    #[arg(long)]
+    pub force: bool,
+    /// Print one JSON document per file (schema "audioproc.process/1"), one per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Worker threads for several files (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+/// The `audioproc.process/1` document.
+#[derive(Debug, Serialize)]
+struct ProcessDocument {
+    schema: &'static str,
+    ok: bool,
+    error: Option<String>,
+    input: Measurement,
+    output: Option<Measurement>,
+    preset: Option<Preset>,
+    target_lufs: Option<f64>,
+    true_peak_ceiling_dbtp: Option<f64>,
+    mode: Option<PeakMode>,
+    format: Option<OutputFormat>,
+    bits_per_sample: Option<u32>,
+    gain_db: Option<f64>,
+    limiter_max_reduction_db: Option<f64>,
+    target_met: bool,
+    notes: Vec<String>,
+    elapsed_s: f64,
+}
+
+impl ProcessDocument {
+    fn new(
+        input: &Path,
+        output: &Path,
+        result: &Result<ProcessReport, String>,
+        elapsed_s: f64,
+    ) -> Self {
+        match result {
+            Ok(r) => ProcessDocument {
+                schema: "audioproc.process/1",
+                ok: true,
+                error: None,
+                input: Measurement::of_analysis(input, &r.input),
+                output: Some(Measurement::of_output(output, &r.output, r.spec.mono_mode)),
+                preset: Some(r.spec.preset),
+                target_lufs: Some(r.spec.target_lufs),
+                true_peak_ceiling_dbtp: Some(r.spec.true_peak_dbtp),
+                mode: Some(r.spec.mode),
+                format: Some(r.spec.format),
+                bits_per_sample: r.output.info.bits_per_sample,
+                gain_db: round4(Some(r.gain_db)),
+                limiter_max_reduction_db: round4(r.limiter_max_reduction_db),
+                target_met: r.target_met,
+                notes: r.notes.clone(),
+                elapsed_s: round4(Some(elapsed_s)).unwrap_or(0.0),
+            },
+            Err(e) => ProcessDocument {
+                schema: "audioproc.process/1",
+                ok: false,
+                error: Some(e.clone()),
+                input: Measurement::failed(input, e.clone()),
+                output: None,
+                preset: None,
+                target_lufs: None,
+                true_peak_ceiling_dbtp: None,
+                mode: None,
+                format: None,
+                bits_per_sample: None,
+                gain_db: None,
+                limiter_max_reduction_db: None,
+                target_met: false,
+                notes: Vec::new(),
+                elapsed_s: round4(Some(elapsed_s)).unwrap_or(0.0),
+            },
+        }
+    }
+}
+
+/// The one-paragraph report.
+fn paragraph(input: &Path, output: &Path, r: &ProcessReport) -> String {
+    let i = &r.input.loudness;
+    let o = &r.output.loudness;
+    let mut s = format!(
+        "{} → {}: {} at {} LUFS / {:.1} dBTP ({} mode). Input {} , range {}, true peak {}. Gain {:+.2} dB{}. Output {}, range {}, true peak {}; {:.1} s, {} Hz, {} ch{}. Target {}.",
+        input.display(),
+        output.display(),
+        r.spec.preset.name(),
+        r.spec.target_lufs,
+        r.spec.true_peak_dbtp,
+        r.spec.mode.name(),
+        fmt(i.integrated_lufs, "LUFS"),
+        i.loudness_range_lu
+            .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1} LU")),
+        fmt(i.true_peak_dbtp, "dBTP"),
+        r.gain_db,
+        r.limiter_max_reduction_db
+            .map_or_else(String::new, |d| format!(
+                ", limiter reduced peaks by up to {d:.2} dB"
+            )),
+        fmt(o.integrated_lufs, "LUFS"),
+        o.loudness_range_lu
+            .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1} LU")),
+        fmt(o.true_peak_dbtp, "dBTP"),
+        r.output.frames as f64 / f64::from(r.output.info.sample_rate.max(1)),
+        r.output.info.sample_rate,
+        r.output.info.channels(),
+        if r.output.measured_after_decoding {
+            ", measured by decoding the encoded file"
+        } else {
+            ""
+        },
+        if r.target_met { "met" } else { "NOT met" },
+    );
+    for n in &r.notes {
+        s.push_str("\n  note: ");
+        s.push_str(n);
+    }
+    s
+}
+
+/// Runs one job with a progress bar; the error is rendered as text.
+fn run_one(
+    input: &Path,
+    output: &Path,
+    spec: &ProcessingSpec,
+    overwrite: Overwrite,
+    bar: bool,
+) -> (Result<ProcessReport, String>, f64) {
+    let start = Instant::now();
+    let name = input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bar = JobBar::new(&name, bar);
+    let result =
+        process_file(input, output, spec, overwrite, &|p| bar.update(p)).map_err(|e| e.to_string());
+    bar.finish();
+    (result, start.elapsed().as_secs_f64())
+}
+
+/// `audioproc process`.
+pub fn run_process(args: &ProcessArgs) -> anyhow::Result<bool> {
+    let format = match args.spec.format {
+        Some(f) => f,
+        None => {
+            let ext = args
+                .output
+                .extension()
+                .map(|e| e.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match OutputFormat::from_name(&ext) {
+                Some(f) => f,
+                None => bail!(
+                    "cannot tell the output format from {:?}: use a .wav, .flac, .mp3 or .opus name, or --format",
+                    args.output.display().to_string()
+                ),
+            }
+        }
+    };
+    let spec = args.spec.spec(format);
+    spec.validate()?;
+    if same_file(&args.input, &args.output) {
+        bail!("the output is the input: use `audioproc --in-place FILE` to replace a file");
+    }
+    let overwrite = if args.force {
+        Overwrite::Replace
+    } else {
+        Overwrite::Never
+    };
+    let (result, elapsed) = run_one(&args.input, &args.output, &spec, overwrite, !args.json);
+    report(&args.input, &args.output, &result, elapsed, args.json, true)?;
+    Ok(result.is_ok())
+}
+
+/// `audioproc FILE...`.
+pub fn run_everyday(args: &EverydayArgs) -> anyhow::Result<bool> {
+    let pool = crate::thread_pool(args.jobs)?;
+    let several = args.files.len() > 1;
+    let results: Vec<bool> = pool.install(|| {
+        args.files
+            .par_iter()
+            .map(|input| {
+                let start = Instant::now();
+                let (output, result, elapsed) = match everyday_plan(args, input) {
+                    Ok((output, spec, overwrite)) => {
+                        let (r, e) =
+                            run_one(input, &output, &spec, overwrite, !args.json && !several);
+                        (output, r, e)
+                    }
+                    Err(e) => (input.clone(), Err(e), start.elapsed().as_secs_f64()),
+                };
+                // Report as each finishes; a failure never stops the others.
+                let _ = report(input, &output, &result, elapsed, args.json, false);
+                result.is_ok()
+            })
+            .collect()
+    });
+    Ok(results.iter().all(|ok| *ok))
+}
+
+fn everyday_plan(
+    args: &EverydayArgs,
+    input: &Path,
+) -> Result<(PathBuf, ProcessingSpec, Overwrite), String> {
+    let ext = input
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let same = OutputFormat::from_name(&ext);
+    let format = match (args.spec.format, same) {
+        (Some(f), _) => f,
+        (None, Some(f)) => f,
+        (None, None) if args.in_place => {
+            return Err(format!(
+                "--in-place: cannot write .{ext} files (audioproc writes wav, flac, mp3, opus)"
+            ));
+        }
+        (None, None) => OutputFormat::Flac,
+    };
+    let spec = args.spec.spec(format);
+    spec.validate().map_err(|e| e.to_string())?;
+    if args.in_place {
+        return Ok((input.to_path_buf(), spec, Overwrite::Replace));
+    }
+    // Keep an .ogg name for Opus-in-Ogg written from an .ogg input.
+    let output = match same {
+        Some(f) if f == format => input.with_file_name(format!(
+            "{}.normalized.{ext}",
+            input
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        )),
+        _ => normalized_name(input, format),
+    };
+    let overwrite = if args.force {
+        Overwrite::Replace
+    } else {
+        Overwrite::Never
+    };
+    Ok((output, spec, overwrite))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn report(
+    input: &Path,
+    output: &Path,
+    result: &Result<ProcessReport, String>,
+    elapsed: f64,
+    json: bool,
+    pretty: bool,
+) -> anyhow::Result<()> {
+    if let Err(e) = result {
+        eprintln!("audioproc: {}: {e}", input.display());
+    }
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        let doc = ProcessDocument::new(input, output, result, elapsed);
+        if pretty {
+            serde_json::to_writer_pretty(&mut stdout, &doc).context("writing JSON")?;
+        } else {
+            serde_json::to_writer(&mut stdout, &doc).context("writing JSON")?;
+        }
+        writeln!(stdout)?;
+    } else if let Ok(r) = result {
+        writeln!(stdout, "{}", paragraph(input, output, r))?;
+    }
+    Ok(())
+}
