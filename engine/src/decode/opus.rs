@@ -5,9 +5,11 @@
 //! single Opus stream) are decoded. Multichannel streams (family 1 with several Opus streams)
 //! are refused as unsupported for now: they need libopus' multistream decoder, which opusic-c
 //! 1.6 does not mark `Send` (symphonia's decoders must be), and this crate forbids `unsafe`.
-//! Other mapping families are unsupported too. Encoder delay (pre-skip) and end padding are trimmed
-//! from the packet's `trim_start`/`trim_end`, which symphonia's Ogg demuxer derives from the
-//! OpusHead pre-skip and the last page's granule position.
+//! Other mapping families are unsupported too.
+//!
+//! Encoder delay (OpusHead's pre-skip) is trimmed here by packet timestamp; end padding from
+//! the packet's `trim_end`, which symphonia's Ogg demuxer derives from the last page's granule
+//! position.
 
 use std::sync::Mutex;
 
@@ -45,6 +47,7 @@ impl LibDecoder {
 /// What the decoder needs from an OpusHead.
 struct Head {
     channels: usize,
+    pre_skip: u16,
     streams: u8,
     coupled: u8,
     mapping: Vec<u8>,
@@ -56,12 +59,13 @@ fn read_head(extra: &[u8]) -> SymResult<Head> {
     }
     let channels = usize::from(extra[9]);
     let family = extra[18];
+    let pre_skip = u16::from_le_bytes([extra[10], extra[11]]);
     if channels == 0 {
         return Err(SymError::DecodeError("opus: zero channels"));
     }
     match family {
         0 if channels <= 2 => {
-            Ok(Head { channels, streams: 1, coupled: (channels - 1) as u8, mapping: (0..channels as u8).collect() })
+            Ok(Head { channels, pre_skip, streams: 1, coupled: (channels - 1) as u8, mapping: (0..channels as u8).collect() })
         }
         0 => Err(SymError::DecodeError("opus: mapping family 0 with more than 2 channels")),
         1 => {
@@ -69,7 +73,7 @@ fn read_head(extra: &[u8]) -> SymResult<Head> {
                 return Err(SymError::DecodeError("opus: mapping family 1 with more than 8 channels"));
             }
             let table = extra.get(21..21 + channels).ok_or(SymError::DecodeError("opus: short channel mapping table"))?;
-            Ok(Head { channels, streams: extra[19], coupled: extra[20], mapping: table.to_vec() })
+            Ok(Head { channels, pre_skip, streams: extra[19], coupled: extra[20], mapping: table.to_vec() })
         }
         _ => Err(SymError::Unsupported("opus: channel mapping families other than 0 and 1 are not supported")),
     }
@@ -83,6 +87,8 @@ pub struct OpusDecoder {
     /// contended (one decoder per input, `&mut self` on every call).
     lib: Mutex<LibDecoder>,
     channels: usize,
+    /// Frames (48 kHz) to drop from the start of the stream: OpusHead's pre-skip.
+    pre_skip: u64,
     /// For each decoded channel, its plane in `buf`.
     plane_of: Vec<usize>,
     interleaved: Vec<f32>,
@@ -128,6 +134,7 @@ impl OpusDecoder {
             opts: *opts,
             lib: Mutex::new(lib),
             channels: n,
+            pre_skip: u64::from(head.pre_skip),
             plane_of,
             interleaved: vec![0.0; MAX_FRAMES * n],
             buf: AudioBuffer::new(AudioSpec::new(48_000, channels), MAX_FRAMES),
@@ -151,7 +158,13 @@ impl OpusDecoder {
             }
         }
         if self.opts.gapless {
-            self.buf.trim(packet.trim_start.get() as usize, packet.trim_end.get() as usize);
+            // symphonia 0.6.1's Ogg Opus mapping records pre-skip only as the track's delay and
+            // starts packet timestamps at 0 with the pre-skip included, so the pre-skip is
+            // trimmed here, by timestamp (which stays right after a seek). End padding comes as
+            // `trim_end` from the last page's granule position.
+            let pre_skip = self.pre_skip.saturating_sub(packet.pts.get().max(0) as u64) as usize;
+            let start = (packet.trim_start.get() as usize).saturating_add(pre_skip);
+            self.buf.trim(start, packet.trim_end.get() as usize);
         }
         Ok(())
     }

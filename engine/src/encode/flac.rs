@@ -3,7 +3,7 @@
 //! Samples are quantised into fixed blocks of [`BLOCK_SIZE`] frames; every [`batch`] blocks are
 //! encoded in parallel with rayon and written in order, so memory is bounded by one batch
 //! whatever the stream's length. STREAMINFO is written first with the sizes unknown and patched
-//! by [`FlacWriter::finish`] with the minimum/maximum frame size, the total sample count and the
+//! by [`FlacWriter::finish`] (an 8 KiB PADDING block follows it, for tags) with the minimum/maximum frame size, the total sample count and the
 //! MD5 of the quantised samples. The minimum block size is written as [`BLOCK_SIZE`] (the spec
 //! excludes the last block; flacenc's own stream writer gets this wrong, flacenc-rs #242, which
 //! symphonia rejects).
@@ -23,6 +23,9 @@ use crate::error::{Error, Result, panic_message};
 
 /// Frames per FLAC block.
 pub const BLOCK_SIZE: usize = 4096;
+
+/// Bytes of the PADDING metadata block.
+const PADDING: usize = 8192;
 
 /// Largest total sample count STREAMINFO can hold (36 bits).
 const MAX_TOTAL_SAMPLES: u64 = (1 << 36) - 1;
@@ -73,7 +76,7 @@ fn encode_error(e: impl std::fmt::Debug) -> Error {
     Error::Encode(format!("flac: {e:?}"))
 }
 
-/// The STREAMINFO metadata block (header included), marked as the last metadata block.
+/// The STREAMINFO metadata block (header included); a PADDING block follows it.
 fn streaminfo_block(
     sample_rate: u32,
     channels: usize,
@@ -83,7 +86,7 @@ fn streaminfo_block(
     md5: [u8; 16],
 ) -> [u8; 38] {
     let mut b = [0u8; 38];
-    b[0] = 0x80; // last metadata block, type 0 (STREAMINFO)
+    b[0] = 0x00; // type 0 (STREAMINFO), not the last block: PADDING follows
     b[3] = 34;
     b[4..6].copy_from_slice(&(BLOCK_SIZE as u16).to_be_bytes());
     b[6..8].copy_from_slice(&(BLOCK_SIZE as u16).to_be_bytes());
@@ -144,6 +147,10 @@ impl<W: Write + Seek> FlacWriter<W> {
         let mut out = BufWriter::with_capacity(1 << 16, sink);
         out.write_all(b"fLaC")?;
         out.write_all(&streaminfo_block(sample_rate, channels, bits, 0, (0, 0), [0; 16]))?;
+        // Last metadata block: PADDING, room for tags added later without rewriting the file
+        // (the reference encoder leaves 8 KiB too).
+        out.write_all(&[0x81, 0x00, 0x20, 0x00])?;
+        out.write_all(&[0u8; PADDING])?;
         Ok(FlacWriter {
             out,
             config,
