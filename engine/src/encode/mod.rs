@@ -96,7 +96,7 @@ impl OutputFormat {
                     rate
                 } else if rate > 48_000 {
                     // 88.2/176.4 k families go to 44.1 k, the rest to 48 k.
-                    if rate % 11_025 == 0 { 44_100 } else { 48_000 }
+                    if rate.is_multiple_of(11_025) { 44_100 } else { 48_000 }
                 } else {
                     RATES.iter().copied().filter(|&r| r >= rate).min().unwrap_or(48_000)
                 }
@@ -170,7 +170,7 @@ impl EncodeOptions {
 #[derive(Debug)]
 enum Writer<W: Write + Seek> {
     Wav(wav::WavWriter<W>),
-    Flac(flac::FlacWriter<W>),
+    Flac(Box<flac::FlacWriter<W>>),
     Mp3(mp3::Mp3Writer<W>),
     Opus(opus::OpusWriter<W>),
 }
@@ -213,7 +213,7 @@ impl<W: Write + Seek> Encoder<W> {
         }
         let writer = match format {
             OutputFormat::Wav => Writer::Wav(wav::WavWriter::new(options, sample_rate, layout, sink)?),
-            OutputFormat::Flac => Writer::Flac(flac::FlacWriter::new(options, sample_rate, channels, sink)?),
+            OutputFormat::Flac => Writer::Flac(Box::new(flac::FlacWriter::new(options, sample_rate, channels, sink)?)),
             OutputFormat::Mp3 => Writer::Mp3(mp3::Mp3Writer::new(options, sample_rate, channels, sink)?),
             OutputFormat::Opus => Writer::Opus(opus::OpusWriter::new(options, sample_rate, channels, sink)?),
         };

@@ -183,7 +183,7 @@ struct OggPager {
 impl OggPager {
     /// Whether `len` more bytes of packet fit on the current page.
     fn fits(&self, len: usize) -> bool {
-        self.segments.len() + len / 255 + 1 <= 255
+        self.segments.len() + len / 255 < 255
     }
 
     fn push(&mut self, packet: &[u8]) {
@@ -330,7 +330,8 @@ impl<W: Write + Seek> OpusWriter<W> {
         let full = self.frame_size * self.channels;
         for i in 0..n {
             for &c in self.order {
-                self.pending.push(sanitize(block[c][i]));
+                let x = block.get(c).and_then(|p| p.get(i)).copied().unwrap_or(0.0);
+                self.pending.push(sanitize(x));
             }
             if self.pending.len() == full {
                 self.encode_pending()?;
