@@ -11,8 +11,9 @@
 //! seeks back once, in `finish`, to complete its header.
 //!
 //! Zero frames: every format writes a valid, empty stream (WAV with an empty `data` chunk,
-//! FLAC with only STREAMINFO, MP3 with only the LAME tag frame, Ogg Opus with only headers and
-//! an empty end-of-stream page).
+//! FLAC with only metadata, which `flac -t` accepts but symphonia refuses as too short; MP3
+//! with only the LAME tag frame; Ogg Opus whose one padding packet is trimmed away). WAV, MP3
+//! and Opus decode through [`crate::Decoder`] to 0 frames.
 
 pub mod dither;
 pub mod flac;
