@@ -4,8 +4,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Toolchain: the machine's Rust (cargo) is required; nothing else needs installing yet.
+# Toolchain: the machine's Rust (cargo) is required.
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
+
+# cmake builds the bundled libopus (opusic-sys). `flac` lets the encoder tests check our FLAC
+# output with the reference decoder (they skip that check, with a note, when it is missing).
+missing=()
+command -v cmake >/dev/null || missing+=(cmake)
+command -v flac >/dev/null || missing+=(flac)
+if [ ${#missing[@]} -gt 0 ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    else
+        echo "missing: ${missing[*]} (install them; cmake is required to build libopus)" >&2
+        command -v cmake >/dev/null || exit 1
+    fi
+fi
 
 # Keep incremental builds between runs outside the clone (CI gets a fresh clone each time).
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/audioproc-target}"

@@ -11,15 +11,18 @@
 //! packet size and decoded duration before anything is allocated from them.
 
 pub mod mp4;
+pub mod opus;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::sync::LazyLock;
 
 use symphonia::core::audio::sample::SampleFormat;
 use symphonia::core::audio::{Channels, GenericAudioBufferRef, Position};
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
@@ -28,6 +31,14 @@ use symphonia::core::meta::MetadataOptions;
 
 use crate::channels::{ChannelRole, default_layout};
 use crate::error::{Error, Result, Warning, panic_message};
+
+/// symphonia's codecs plus ours (Opus, which symphonia demuxes but cannot decode).
+static CODECS: LazyLock<CodecRegistry> = LazyLock::new(|| {
+    let mut registry = CodecRegistry::new();
+    symphonia::default::register_enabled_codecs(&mut registry);
+    registry.register_audio_decoder::<opus::OpusDecoder>();
+    registry
+});
 
 /// Caps that protect against hostile or broken inputs. All are checked before any buffer is
 /// sized from a value the input claims.
@@ -152,7 +163,8 @@ fn is_lossy(codec: &str) -> bool {
 
 fn layout_of(channels: &Channels) -> Vec<ChannelRole> {
     match channels {
-        Channels::Positioned(pos) if *pos == Position::FRONT_CENTER => vec![ChannelRole::Mono],
+        // One channel is mono wherever it is placed (Ogg Opus says front left).
+        Channels::Positioned(pos) if pos.bits().count_ones() == 1 => vec![ChannelRole::Mono],
         Channels::Positioned(pos) => (0..64)
             .map(|bit| 1u64 << bit)
             .filter(|b| pos.bits() & b != 0)
@@ -257,7 +269,7 @@ impl Decoder {
         }
         let track_id = track.id;
         let declared_frames = track.num_frames;
-        let decoder = symphonia::default::get_codecs()
+        let decoder = CODECS
             .make_audio_decoder(&params, &AudioDecoderOptions::default())
             .map_err(|e| match e {
                 SymError::Unsupported(_) => Error::Unsupported { reason: "unsupported codec".to_owned() },
@@ -467,7 +479,7 @@ impl Decoder {
             .cloned()
             .ok_or_else(|| Error::Malformed { reason: "audio track vanished after a reset".to_owned() })?;
         self.decoder = guarded(|| {
-            symphonia::default::get_codecs()
+            CODECS
                 .make_audio_decoder(&params, &AudioDecoderOptions::default())
                 .map_err(sym_to_error)
         })?;

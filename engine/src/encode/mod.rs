@@ -6,7 +6,20 @@
 //! written by [`Encoder::finish`], which must be called: dropping an encoder leaves an
 //! unfinished file.
 //!
-//! STUB: the contract below is fixed; the implementations are being written.
+//! One file per format: [`wav`], [`flac`], [`mp3`], [`opus`]; quantisation and dither in
+//! [`dither`]. Every writer buffers its output internally (the sink may be a raw `File`) and
+//! seeks back once, in `finish`, to complete its header.
+//!
+//! Zero frames: every format writes a valid, empty stream (WAV with an empty `data` chunk,
+//! FLAC with only metadata, which `flac -t` accepts but symphonia refuses as too short; MP3
+//! with only the LAME tag frame; Ogg Opus whose one padding packet is trimmed away). WAV, MP3
+//! and Opus decode through [`crate::Decoder`] to 0 frames.
+
+pub mod dither;
+pub mod flac;
+pub mod mp3;
+pub mod opus;
+pub mod wav;
 
 use std::io::{Seek, Write};
 
@@ -84,7 +97,7 @@ impl OutputFormat {
                     rate
                 } else if rate > 48_000 {
                     // 88.2/176.4 k families go to 44.1 k, the rest to 48 k.
-                    if rate % 11_025 == 0 { 44_100 } else { 48_000 }
+                    if rate.is_multiple_of(11_025) { 44_100 } else { 48_000 }
                 } else {
                     RATES.iter().copied().filter(|&r| r >= rate).min().unwrap_or(48_000)
                 }
@@ -154,10 +167,20 @@ impl EncodeOptions {
     }
 }
 
+/// The format writer behind an [`Encoder`].
+#[derive(Debug)]
+enum Writer<W: Write + Seek> {
+    Wav(wav::WavWriter<W>),
+    Flac(Box<flac::FlacWriter<W>>),
+    Mp3(mp3::Mp3Writer<W>),
+    Opus(opus::OpusWriter<W>),
+}
+
 /// A streaming encoder writing into `W`.
 #[derive(Debug)]
 pub struct Encoder<W: Write + Seek> {
-    sink: W,
+    writer: Writer<W>,
+    channels: usize,
     frames: u64,
 }
 
@@ -167,20 +190,66 @@ impl<W: Write + Seek> Encoder<W> {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] when the format cannot carry the rate, channel count or
-    /// sample format; [`Error::Io`] when the header cannot be written.
+    /// sample format; [`Error::Io`] when the header cannot be written; [`Error::Encode`] when
+    /// the codec library refuses the configuration.
     pub fn new(options: &EncodeOptions, sample_rate: u32, layout: &[ChannelRole], sink: W) -> Result<Self> {
-        let _ = (options, sample_rate, layout);
-        Err(Error::InvalidParameter("encoders are not written yet".to_owned()))?;
-        Ok(Encoder { sink, frames: 0 })
+        let channels = layout.len();
+        let format = options.format;
+        if channels == 0 {
+            return Err(Error::InvalidParameter("an output needs at least one channel".to_owned()));
+        }
+        if channels > format.max_channels() {
+            return Err(Error::InvalidParameter(format!(
+                "{} carries at most {} channels, not {channels}",
+                format.extension(),
+                format.max_channels()
+            )));
+        }
+        if sample_rate == 0 || format.writable_rate(sample_rate) != sample_rate {
+            return Err(Error::InvalidParameter(format!(
+                "{} cannot be written at {sample_rate} Hz (resample to {} Hz)",
+                format.extension(),
+                format.writable_rate(sample_rate.max(1))
+            )));
+        }
+        let writer = match format {
+            OutputFormat::Wav => Writer::Wav(wav::WavWriter::new(options, sample_rate, layout, sink)?),
+            OutputFormat::Flac => Writer::Flac(Box::new(flac::FlacWriter::new(options, sample_rate, channels, sink)?)),
+            OutputFormat::Mp3 => Writer::Mp3(mp3::Mp3Writer::new(options, sample_rate, channels, sink)?),
+            OutputFormat::Opus => Writer::Opus(opus::OpusWriter::new(options, sample_rate, channels, sink)?),
+        };
+        Ok(Encoder { writer, channels, frames: 0 })
     }
 
     /// Encodes one block (one plane per channel, equal lengths; samples nominally in ±1.0,
-    /// clipped when quantised).
+    /// clipped when quantised; NaN is written as 0).
     ///
     /// # Errors
-    /// [`Error::Io`] on a write failure; [`Error::Encode`] when the codec fails.
+    /// [`Error::InvalidParameter`] when the block does not have one plane per channel of equal
+    /// lengths; [`Error::Io`] on a write failure; [`Error::Encode`] when the codec fails;
+    /// [`Error::LimitExceeded`] when a WAV file would pass 4 GiB.
     pub fn write(&mut self, block: &[Vec<f32>]) -> Result<()> {
-        self.frames += block.first().map_or(0, |p| p.len() as u64);
+        if block.len() != self.channels {
+            return Err(Error::InvalidParameter(format!(
+                "block has {} planes, the stream has {} channels",
+                block.len(),
+                self.channels
+            )));
+        }
+        let n = block.first().map_or(0, Vec::len);
+        if block.iter().any(|p| p.len() != n) {
+            return Err(Error::InvalidParameter("planes of one block differ in length".to_owned()));
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        match &mut self.writer {
+            Writer::Wav(w) => w.write(block)?,
+            Writer::Flac(w) => w.write(block)?,
+            Writer::Mp3(w) => w.write(block)?,
+            Writer::Opus(w) => w.write(block)?,
+        }
+        self.frames += n as u64;
         Ok(())
     }
 
@@ -193,8 +262,23 @@ impl<W: Write + Seek> Encoder<W> {
     ///
     /// # Errors
     /// As [`Encoder::write`].
-    pub fn finish(mut self) -> Result<W> {
-        self.sink.flush()?;
-        Ok(self.sink)
+    pub fn finish(self) -> Result<W> {
+        match self.writer {
+            Writer::Wav(w) => w.finish(),
+            Writer::Flac(w) => w.finish(),
+            Writer::Mp3(w) => w.finish(),
+            Writer::Opus(w) => w.finish(),
+        }
     }
+}
+
+/// Takes the sink back out of a `BufWriter`, flushing it.
+pub(crate) fn unbuffer<W: Write>(buf: std::io::BufWriter<W>) -> Result<W> {
+    buf.into_inner().map_err(|e| Error::Io(e.into_error()))
+}
+
+/// A sample made safe for a codec: NaN becomes 0, everything is clipped to ±1.
+#[inline]
+pub(crate) fn sanitize(x: f32) -> f32 {
+    if x.is_nan() { 0.0 } else { x.clamp(-1.0, 1.0) }
 }
