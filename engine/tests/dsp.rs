@@ -340,3 +340,310 @@ fn resampler_throughput() {
         assert_eq!(y[0].len() as u64, r.output_frames_for(x[0].len() as u64));
     }
 }
+
+/// Why the FFT resampler: rubato's long-filter sinc interpolator on the same job, for
+/// comparison (printed only).
+#[test]
+fn resampler_choice_fft_vs_sinc() {
+    use rubato::audioadapter_buffers::direct::SequentialSliceOfVecs;
+    use rubato::{Async, FixedAsync, Indexing, Resampler as _, SincInterpolationParameters, SincInterpolationType, WindowFunction};
+    let (from, to) = (44_100u32, 48_000u32);
+    let seconds = 2.0;
+    let x = sine(from, 2, 15_000.0, 0.5, seconds, 0.0).planes;
+    for (name, len, interp) in [
+        ("sinc 256 taps, cubic, x256", 256, SincInterpolationType::Cubic),
+        ("sinc 512 taps, cubic, x256", 512, SincInterpolationType::Cubic),
+    ] {
+        let params = SincInterpolationParameters::new(len, WindowFunction::BlackmanHarris2)
+            .oversampling_factor(256)
+            .interpolation(interp);
+        let chunk = 4096;
+        let mut r = Async::<f64>::new_sinc(f64::from(to) / f64::from(from), 1.0, &params, chunk, 2, FixedAsync::Input)
+            .expect("sinc resampler");
+        let xin: Vec<Vec<f64>> = x.iter().map(|p| p.iter().map(|&s| f64::from(s)).collect()).collect();
+        let mut out = vec![vec![0f64; r.output_frames_max()]; 2];
+        let mut y = vec![Vec::new(); 2];
+        let t = Instant::now();
+        let mut pos = 0;
+        while pos < xin[0].len() {
+            let n = (xin[0].len() - pos).min(chunk);
+            let idx = Indexing::new().input_offset(pos).partial_len(n);
+            let inp = SequentialSliceOfVecs::new(&xin, 2, xin[0].len()).expect("input");
+            let frames_out = r.output_frames_next();
+            let mut o = SequentialSliceOfVecs::new_mut(&mut out, 2, frames_out).expect("output");
+            let (_, produced) = r.process_into_buffer(&inp, &mut o, Some(&idx)).expect("process");
+            for (yy, oo) in y.iter_mut().zip(&out) {
+                yy.extend(oo[..produced].iter().map(|&s| s as f32));
+            }
+            pos += n;
+        }
+        let s = t.elapsed().as_secs_f64();
+        let y0: Vec<f32> = y[0][r.output_delay()..].to_vec();
+        let (_, _, res) = fit_sine(&y0, f64::from(to), 15_000.0, middle(y0.len().min(x[0].len()), 4800));
+        println!(
+            "{name}: {:.1} M input samples/s, residual on a 15 kHz tone {:.1} dB",
+            (x[0].len() * 2) as f64 / s / 1e6,
+            db(res / 0.5)
+        );
+    }
+    let mut r = Resampler::new(from, to, 2).expect("resampler");
+    let t = Instant::now();
+    let y = run(&mut r, &x, 4096);
+    let s = t.elapsed().as_secs_f64();
+    let (_, _, res) = fit_sine(&y[0], f64::from(to), 15_000.0, middle(y[0].len(), 4800));
+    println!("FFT (ours): {:.1} M input samples/s, residual {:.1} dB", (x[0].len() * 2) as f64 / s / 1e6, db(res / 0.5));
+}
+
+// ---------------------------------------------------------------------------------------------
+// True-peak limiter
+// ---------------------------------------------------------------------------------------------
+
+/// True peak of `planes` in dBTP as our meter reads it.
+fn true_peak_dbtp(planes: &[Vec<f32>], rate: u32) -> f64 {
+    let mut m = LoudnessMeter::new(rate, &vec![1.0; planes.len()], MeterOptions { true_peak: true }).expect("meter");
+    m.process(planes);
+    m.report().true_peak_dbtp.expect("not silent")
+}
+
+fn limiter(rate: u32, channels: usize, ceiling: f64) -> TruePeakLimiter {
+    TruePeakLimiter::new(rate, channels, &LimiterOptions { ceiling_dbtp: ceiling, ..LimiterOptions::default() })
+        .expect("limiter")
+}
+
+/// Limits `sig` and checks length and the ceiling; returns (output, TP overshoot in dB, max reduction).
+fn limit_and_check(sig: &Signal, ceiling: f64, block: usize, what: &str) -> (Vec<Vec<f32>>, f64, f64) {
+    let mut l = limiter(sig.rate, sig.channels(), ceiling);
+    let y = run(&mut l, &sig.planes, block);
+    assert_eq!(y[0].len(), sig.frames(), "{what}: length");
+    let tp = true_peak_dbtp(&y, sig.rate);
+    let over = tp - ceiling;
+    assert!(over <= 0.05, "{what}: true peak {tp:.3} dBTP over the ceiling {ceiling}");
+    (y, over, l.max_reduction_db())
+}
+
+#[test]
+fn limiter_rejects_bad_parameters() {
+    let ok = LimiterOptions::default();
+    assert!(matches!(TruePeakLimiter::new(0, 2, &ok), Err(Error::InvalidParameter(_))));
+    assert!(matches!(TruePeakLimiter::new(48_000, 0, &ok), Err(Error::InvalidParameter(_))));
+    for bad in [
+        LimiterOptions { ceiling_dbtp: f64::NAN, ..ok.clone() },
+        LimiterOptions { ceiling_dbtp: f64::INFINITY, ..ok.clone() },
+        LimiterOptions { lookahead_ms: -1.0, ..ok.clone() },
+        LimiterOptions { lookahead_ms: f64::NAN, ..ok.clone() },
+        LimiterOptions { lookahead_ms: 1e9, ..ok.clone() },
+        LimiterOptions { release_ms: -5.0, ..ok.clone() },
+        LimiterOptions { release_ms: f64::INFINITY, ..ok.clone() },
+    ] {
+        assert!(matches!(TruePeakLimiter::new(48_000, 2, &bad), Err(Error::InvalidParameter(_))), "{bad:?}");
+    }
+    assert!(TruePeakLimiter::new(48_000, 2, &LimiterOptions { lookahead_ms: 0.0, release_ms: 0.0, ..ok }).is_ok());
+}
+
+#[test]
+fn limiter_keeps_hot_programme_under_the_ceiling() {
+    let mut worst = f64::NEG_INFINITY;
+    for rate in [44_100, 48_000] {
+        for channels in [1, 2, 6] {
+            for push in [10.0, 20.0] {
+                let mut sig = programme(rate, channels, 8.0, 11 + channels as u64);
+                let ceiling = -1.0;
+                // Normalised so the true peak is `push` dB over the ceiling.
+                sig.gain_db(push + ceiling - true_peak_dbtp(&sig.planes, rate));
+                let what = format!("programme +{push} dB, {rate} Hz, {channels} ch");
+                let (y, over, red) = limit_and_check(&sig, ceiling, 4096, &what);
+                let (li, lo) = (integrated(&sig.planes, rate), integrated(&y, rate));
+                println!(
+                    "{what}: input TP {:+.2} dBTP, output TP {over:+.5} dB re ceiling, max reduction {red:.2} dB, loudness {li:.2} -> {lo:.2} LUFS ({:+.2} LU)",
+                    true_peak_dbtp(&sig.planes, rate),
+                    lo - li
+                );
+                worst = worst.max(over);
+            }
+        }
+    }
+    // Higher rates: 2x oversampling at 96 kHz, none at 192 kHz.
+    for rate in [96_000, 192_000] {
+        let mut sig = programme(rate, 2, 4.0, 5);
+        sig.gain_db(15.0);
+        let (_, over, _) = limit_and_check(&sig, -1.0, 1000, &format!("programme {rate} Hz"));
+        println!("programme +15 dB, {rate} Hz: output TP {over:+.4} dB re ceiling");
+        worst = worst.max(over);
+    }
+    println!("limiter: worst true-peak overshoot on programme {worst:+.6} dB");
+}
+
+#[test]
+fn limiter_keeps_white_noise_and_inter_sample_peaks_under_the_ceiling() {
+    for rate in [44_100, 48_000] {
+        for (amp, ceiling) in [(4.0, -1.0), (1.0, -6.0), (10.0, -0.1)] {
+            let sig = white_noise(rate, 2, 4.0, amp, 3);
+            let (_, over, red) = limit_and_check(&sig, ceiling, 777, "white noise");
+            println!("white noise ±{amp} at {rate} Hz, ceiling {ceiling}: output TP {over:+.5} dB re ceiling, reduction {red:.2} dB");
+        }
+    }
+    // EBU Tech 3341 cases 15-19 shapes: sample values understate the true peak.
+    for (num, den, phase_deg, amp) in [(1.0, 4.0, 45.0, 1.41), (1.0, 4.0, 0.0, 2.0), (1.0, 6.0, 60.0, 2.0), (1.0, 8.0, 67.5, 1.41)] {
+        for rate in [44_100, 48_000] {
+            let f = f64::from(rate) * num / den;
+            let sig = sine(rate, 2, f, amp, 3.0, phase_deg * PI / 180.0);
+            let (_, over, red) = limit_and_check(&sig, -1.0, 1024, "inter-sample peaks");
+            println!("fs·{num}/{den} at {phase_deg}°, amplitude {amp}, {rate} Hz: output TP {over:+.5} dB re ceiling, reduction {red:.2} dB");
+        }
+    }
+}
+
+#[test]
+fn limiter_passes_signals_below_the_ceiling_bit_identical() {
+    for rate in [44_100, 48_000] {
+        for channels in [1, 2, 6] {
+            let mut sig = programme(rate, channels, 3.0, 2);
+            sig.gain_db(-8.0);
+            assert!(true_peak_dbtp(&sig.planes, rate) < -1.5);
+            for block in [1usize, 7, 1000, 65_536] {
+                let mut l = limiter(rate, channels, -1.0);
+                let y = run(&mut l, &sig.planes, block);
+                assert!(y == sig.planes, "{rate} Hz {channels} ch block {block}: output differs from input");
+                assert_eq!(l.max_reduction_db(), 0.0);
+            }
+        }
+    }
+}
+
+#[test]
+fn limiter_output_does_not_depend_on_block_size() {
+    let mut sig = programme(48_000, 2, 3.0, 9);
+    sig.gain_db(14.0);
+    let mut l = limiter(48_000, 2, -1.0);
+    let reference = run(&mut l, &sig.planes, 0);
+    for block in [1usize, 7, 1000, 65_536] {
+        let mut l = limiter(48_000, 2, -1.0);
+        assert!(run(&mut l, &sig.planes, block) == reference, "block {block}");
+    }
+    // And it is reusable after finish.
+    assert!(run(&mut l, &sig.planes, 500) == reference);
+}
+
+#[test]
+fn limiter_output_is_aligned_with_the_input() {
+    let mut sig = programme(44_100, 2, 3.0, 4);
+    sig.gain_db(15.0);
+    let mut l = limiter(44_100, 2, -1.0);
+    let y = run(&mut l, &sig.planes, 1000);
+    let x = &sig.planes[0];
+    let corr = |lag: i64| -> f64 {
+        (0..x.len() as i64)
+            .filter(|&i| i + lag >= 0 && ((i + lag) as usize) < x.len())
+            .map(|i| f64::from(x[i as usize]) * f64::from(y[0][(i + lag) as usize]))
+            .sum()
+    };
+    let best = (-40..=40).max_by(|&a, &b| corr(a).total_cmp(&corr(b)));
+    assert_eq!(best, Some(0));
+    // Sign and sample position are kept everywhere: the gain y/x lies in (0, 1].
+    for (xs, ys) in sig.planes.iter().zip(&y) {
+        for (&a, &b) in xs.iter().zip(ys) {
+            if a.abs() > 1e-3 {
+                let g = b / a;
+                assert!(g > 0.0 && g <= 1.0, "gain {g}");
+            }
+        }
+    }
+}
+
+/// The gain the limiter applied to a signal that is non-zero everywhere: y / x.
+fn applied_gain(x: &[f32], y: &[f32]) -> Vec<f64> {
+    x.iter().zip(y).map(|(&a, &b)| f64::from(b) / f64::from(a)).collect()
+}
+
+#[test]
+fn limiter_holds_a_steady_gain_on_steady_tones() {
+    for (rate, freq) in [(48_000, 1000.0), (44_100, 997.0), (48_000, 100.0), (44_100, 50.0), (48_000, 5000.0)] {
+        let amp = 2.0; // +6 dBFS
+        let ceiling = -1.0;
+        let sig = sine(rate, 2, freq, amp, 2.0, 0.2);
+        let mut l = limiter(rate, 2, ceiling);
+        let y = run(&mut l, &sig.planes, 1024);
+        let settle = rate as usize / 10;
+        let g: Vec<f64> = applied_gain(&sig.planes[0], &y[0])
+            .into_iter()
+            .zip(&sig.planes[0])
+            .skip(settle)
+            .filter(|&(_, &x)| x.abs() > 0.2)
+            .map(|(g, _)| db(g))
+            .collect();
+        let (lo, hi) = g.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        let expect = db(amp) - ceiling; // true peak of a sine ≈ its amplitude
+        println!(
+            "steady {freq} Hz at {rate} Hz, +6 dBFS: gain {hi:+.4} .. {lo:+.4} dB (ripple {:.5} dB), max reduction {:.3} dB (needed ≈ {expect:.3})",
+            hi - lo,
+            l.max_reduction_db()
+        );
+        assert!(hi - lo < 0.1, "{freq} Hz: ripple {} dB", hi - lo);
+        assert!((l.max_reduction_db() - expect).abs() < 0.05, "{freq} Hz: reduction {}", l.max_reduction_db());
+    }
+}
+
+#[test]
+fn limiter_attack_is_a_continuous_ramp_that_is_in_place_at_the_peak() {
+    let rate = 48_000;
+    let mut x = vec![0.5f32; rate as usize];
+    let at = 20_000;
+    x[at] = 5.0;
+    let mut l = limiter(rate, 1, -1.0);
+    let y = run(&mut l, &[x.clone()], 512);
+    let g = applied_gain(&x, &y[0]);
+    let needed = 10f64.powf(-1.0 / 20.0) / 5.0;
+    // In place at the peak (and over its interpolation window), not before the ramp.
+    assert!(g[at] <= needed * (1.0 + 1e-6), "gain at the peak {} > {needed}", g[at]);
+    // Flat over every sample the peak's interpolated neighbours are made of.
+    for n in at - 5..=at + 6 {
+        assert!((g[n] - g[at]).abs() < 1e-6, "not flat at {}", n as i64 - at as i64);
+    }
+    let w = (0.005 * f64::from(rate)) as usize;
+    // Nothing happens earlier than look-ahead + interpolation window before the peak.
+    assert!(g[..at - w - 11].iter().all(|&v| v == 1.0), "reduction starts before the look-ahead");
+    // Continuous: no step bigger than the ramp slope.
+    let slope = (1.0 - needed) / w as f64;
+    let max_step = g.windows(2).map(|p| (p[1] - p[0]).abs()).fold(0.0, f64::max);
+    assert!(max_step <= slope * 1.001, "step {max_step} > ramp slope {slope}");
+    // Held 10 ms, then released exponentially in dB: one time constant (200 ms) later the
+    // reduction is 1/e of what it was.
+    let hold = rate as usize / 100;
+    let tau = rate as usize / 5;
+    assert!((g[at + 6 + hold] - g[at]).abs() < 1e-6, "not held");
+    let after = db(g[at + 6 + hold + tau]) / db(needed);
+    println!("attack: ramp {w} frames, slope {slope:.5}/frame; reduction one release time constant later: {after:.3} of the peak's");
+    assert!((after - (-1f64).exp()).abs() < 0.02, "release: {after}");
+}
+
+#[test]
+fn limiter_survives_non_finite_input() {
+    let mut sig = programme(48_000, 2, 2.0, 1);
+    sig.gain_db(10.0);
+    sig.planes[0][1000] = f32::NAN;
+    sig.planes[1][5000] = f32::INFINITY;
+    sig.planes[0][9000] = f32::NEG_INFINITY;
+    let mut l = limiter(48_000, 2, -1.0);
+    let y = run(&mut l, &sig.planes, 1000);
+    assert!(y.iter().flatten().all(|s| s.is_finite()));
+    assert!(l.max_reduction_db().is_finite() && l.max_reduction_db() > 0.0);
+    assert!(true_peak_dbtp(&y, 48_000) <= -0.95);
+}
+
+#[test]
+fn limiter_throughput() {
+    for channels in [2, 6] {
+        let mut sig = programme(48_000, channels, 10.0, 8);
+        sig.gain_db(12.0);
+        let mut l = limiter(48_000, channels, -1.0);
+        let t = Instant::now();
+        let y = run(&mut l, &sig.planes, 4096);
+        let s = t.elapsed().as_secs_f64();
+        assert_eq!(y[0].len(), sig.frames());
+        println!(
+            "limiter 48 kHz {channels} ch, +12 dB programme: {:.1} M samples/s ({:.0}x real time)",
+            (sig.frames() * channels) as f64 / s / 1e6,
+            sig.seconds() / s
+        );
+    }
+}
