@@ -8,9 +8,12 @@
 //! the partial last block and then silence until the stream is complete, so the output is
 //! exactly `round(n × to / from)` frames with output frame `k` at input time `k × from / to`.
 //!
-//! The arithmetic is `f64`: the filter's stop band (≈ −170 dB) and the FFT's rounding noise
-//! then stay far below the 24-bit noise floor, at about 1.5× the cost of `f32` (still far
-//! faster than a long sinc interpolator, see `engine/tests/dsp.rs`).
+//! The arithmetic is `f64`: measured (`engine/tests/dsp.rs`), the pass band is flat to
+//! < 0.00001 dB up to 20 kHz (−0.004 dB at 21.8 kHz for 44.1 ↔ 48 kHz), a resampled sine's
+//! residual is ≤ −153 dB, and aliases and images are ≤ −153 dB, below the 24-bit noise floor.
+//! `f32` would be about 1.6× faster but its FFT rounding noise sits at −137…−145 dB, at the
+//! 24-bit floor. rubato's sinc interpolator with a 256-tap Blackman-Harris² filter reaches the
+//! same quality 12–25× slower (about 1.7 M vs 40 M stereo samples/s for 44.1 → 48 kHz).
 //!
 //! Memory is fixed at construction: two blocks per channel plus rubato's own buffers.
 
