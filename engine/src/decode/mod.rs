@@ -278,7 +278,7 @@ impl Decoder {
         let codec = decoder.codec_info().short_name.to_owned();
         let container = reader.format_info().short_name.to_owned();
         let layout = params.channels.as_ref().map(layout_of).unwrap_or_default();
-        let float = matches!(params.sample_format, Some(SampleFormat::F32 | SampleFormat::F64));
+        let float = matches!(params.sample_format, Some(SampleFormat::F32 | SampleFormat::F64)) || codec.starts_with("pcm_f");
         let bits_per_sample = params.bits_per_sample.filter(|_| !is_lossy(&codec));
         let mut me = Decoder {
             reader,
