@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use audioproc_testdata::signal::programme;
+use audioproc_testdata::signal::{programme, tonal};
 use audioproc_testdata::writers::{Encoding, WavOptions, quantize, wav};
 use serde_json::Value;
 
@@ -35,9 +35,7 @@ fn names(dir: &Path) -> Vec<String> {
 }
 
 fn song(seconds: f64) -> Vec<u8> {
-    let mut s = programme(44_100, 2, seconds, 9);
-    s.gain_db(-12.0);
-    wav(&s, Encoding::Pcm16, WavOptions::default())
+    wav(&tonal(44_100, 2, seconds, 0.01), Encoding::Pcm16, WavOptions::default())
 }
 
 const MEASUREMENT_KEYS: [&str; 15] = [

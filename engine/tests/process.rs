@@ -10,7 +10,7 @@ use audioproc_engine::{
     process_file,
 };
 use audioproc_testdata::Signal;
-use audioproc_testdata::signal::{db_to_amp, programme, sine, white_noise};
+use audioproc_testdata::signal::{db_to_amp, programme, sine, tonal, white_noise};
 use audioproc_testdata::writers::{Encoding, WavOptions, flac, wav};
 use ebur128::{EbuR128, Mode};
 
@@ -59,29 +59,9 @@ fn spec(preset: Preset, format: OutputFormat) -> ProcessingSpec {
     ProcessingSpec::new(preset, format)
 }
 
-/// Band-limited music-like material with a modest crest factor (tones across the spectrum,
-/// a little noise, a slow level envelope): every preset can reach its target under its ceiling.
+/// Every preset can reach its target under its ceiling on this (see `testdata::signal::tonal`).
 fn moderate(rate: u32, channels: usize, seconds: f64) -> Signal {
-    moderate_with_noise(rate, channels, seconds, 0.01)
-}
-
-fn moderate_with_noise(rate: u32, channels: usize, seconds: f64, noise: f64) -> Signal {
-    let mut sig = Signal::silence(rate, channels, (seconds * f64::from(rate)).round() as usize);
-    let noise = white_noise(rate, channels, seconds, noise, 3);
-    let fs = f64::from(rate);
-    for (c, plane) in sig.planes.iter_mut().enumerate() {
-        let detune = 1.0 + 0.003 * c as f64;
-        for (i, x) in plane.iter_mut().enumerate() {
-            let t = i as f64 / fs;
-            let env = 0.75 + 0.25 * (2.0 * std::f64::consts::PI * 0.2 * t).sin();
-            let tones: f64 = [110.0, 440.0, 1000.0, 3150.0, 8000.0]
-                .iter()
-                .map(|f| 0.08 * (2.0 * std::f64::consts::PI * f * detune * t + c as f64).sin())
-                .sum();
-            *x = (env * tones) as f32 + noise.planes[c][i];
-        }
-    }
-    sig
+    tonal(rate, channels, seconds, 0.01)
 }
 
 /// Only files we wrote remain: no temporary or partial files.
@@ -185,7 +165,7 @@ fn float_wav_is_the_input_times_the_gain_and_flac_is_bit_exact_with_wav() {
 fn resampling_44k1_to_48k_and_back_keeps_loudness_and_exact_length() {
     let dir = tempfile::tempdir().expect("tmp");
     // No noise: white noise above the resampler's passband (0.9 × Nyquist) would not survive.
-    let sig = moderate_with_noise(44_100, 2, 12.0, 0.0);
+    let sig = tonal(44_100, 2, 12.0, 0.0);
     let input = put(dir.path(), "in.wav", &wav(&sig, Encoding::Pcm24, WavOptions::default()));
     let mid = dir.path().join("mid.wav");
     let back = dir.path().join("back.wav");

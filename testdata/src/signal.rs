@@ -188,3 +188,24 @@ pub fn log_sweep(rate: u32, channels: usize, f0: f64, f1: f64, amplitude: f64, s
         .collect();
     Signal { rate, planes: vec![plane; channels] }
 }
+
+/// Band-limited, music-like material with a modest crest factor: five tones from 110 Hz to
+/// 8 kHz (slightly detuned per channel) under a slow level envelope, plus white noise of
+/// amplitude `noise`. Integrated loudness is about −17 LUFS in stereo and the true peak about
+/// −8 dBTP, so every loudness preset is reachable under its ceiling with one linear gain.
+pub fn tonal(rate: u32, channels: usize, seconds: f64, noise: f64) -> Signal {
+    let mut sig = Signal::silence(rate, channels, (seconds * f64::from(rate)).round() as usize);
+    let noise = white_noise(rate, channels, seconds, noise, 3);
+    let fs = f64::from(rate);
+    for (c, plane) in sig.planes.iter_mut().enumerate() {
+        let detune = 1.0 + 0.003 * c as f64;
+        for (i, x) in plane.iter_mut().enumerate() {
+            let t = i as f64 / fs;
+            let env = 0.75 + 0.25 * (2.0 * PI * 0.2 * t).sin();
+            let tones: f64 =
+                [110.0, 440.0, 1000.0, 3150.0, 8000.0].iter().map(|f| 0.08 * (2.0 * PI * f * detune * t + c as f64).sin()).sum();
+            *x = (env * tones) as f32 + noise.planes[c][i];
+        }
+    }
+    sig
+}
