@@ -1,12 +1,11 @@
 //! The real `audioproc` binary normalising and converting generated files, in a temp dir per
 //! test.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use audioproc_testdata::signal::{programme, tonal};
-use audioproc_testdata::writers::{Encoding, WavOptions, quantize, wav};
+use audioproc_testdata::writers::{Encoding, WavOptions, wav};
 use serde_json::Value;
 
 fn audioproc(args: &[&str], dir: &Path) -> Output {
@@ -169,42 +168,6 @@ fn one_bad_file_does_not_stop_the_others() {
     assert_eq!(names(d), ["a.normalized.wav", "a.wav", "b.flac", "c.normalized.wav", "c.wav"]);
 }
 
-/// Writes a 16-bit stereo 44.1 kHz WAV of `minutes` by tiling generated programme with a
-/// changing gain, without holding it in memory.
-fn long_wav(path: &Path, minutes: u32) {
-    let tile = programme(44_100, 2, 10.0, 21);
-    let tiles = minutes * 6;
-    let frames = tile.frames() as u32 * tiles;
-    let data = frames * 4;
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
-    let mut head = Vec::new();
-    head.extend_from_slice(b"RIFF");
-    head.extend_from_slice(&(36 + data).to_le_bytes());
-    head.extend_from_slice(b"WAVEfmt ");
-    head.extend_from_slice(&16u32.to_le_bytes());
-    head.extend_from_slice(&1u16.to_le_bytes());
-    head.extend_from_slice(&2u16.to_le_bytes());
-    head.extend_from_slice(&44_100u32.to_le_bytes());
-    head.extend_from_slice(&(44_100u32 * 4).to_le_bytes());
-    head.extend_from_slice(&4u16.to_le_bytes());
-    head.extend_from_slice(&16u16.to_le_bytes());
-    head.extend_from_slice(b"data");
-    head.extend_from_slice(&data.to_le_bytes());
-    w.write_all(&head).expect("write");
-    let mut buf = Vec::with_capacity(tile.frames() * 4);
-    for t in 0..tiles {
-        let g = 10f32.powf(-(6.0 + (t % 7) as f32) / 20.0);
-        buf.clear();
-        for i in 0..tile.frames() {
-            for p in &tile.planes {
-                buf.extend_from_slice(&(quantize(p[i] * g, 16) as i16).to_le_bytes());
-            }
-        }
-        w.write_all(&buf).expect("write");
-    }
-    w.flush().expect("flush");
-}
-
 #[test]
 fn a_60_minute_file_processes_in_bounded_memory() {
     let Ok(python) = which("python3") else {
@@ -213,7 +176,7 @@ fn a_60_minute_file_processes_in_bounded_memory() {
     };
     let dir = tempfile::tempdir().expect("tmp");
     let input = dir.path().join("hour.wav");
-    long_wav(&input, 60);
+    audioproc_testdata::writers::long_wav(&input, 60).expect("write");
     // Peak resident memory of the child, read by the parent through getrusage(RUSAGE_CHILDREN).
     let script = "import resource, subprocess, sys\n\
                   r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n\

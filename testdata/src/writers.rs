@@ -208,3 +208,41 @@ pub fn flac(sig: &Signal, bits: u16) -> Vec<u8> {
     bytes[8..10].copy_from_slice(&max);
     bytes
 }
+
+/// Writes a 16-bit stereo 44.1 kHz WAV of `minutes` by tiling 10 s of generated programme with
+/// a gain that changes every tile (−6 … −12 dB), streaming, without holding it in memory.
+pub fn long_wav(path: &std::path::Path, minutes: u32) -> std::io::Result<()> {
+    let tile = crate::signal::programme(44_100, 2, 10.0, 21);
+    let tiles = minutes * 6;
+    let frames = tile.frames() as u32 * tiles;
+    let data = frames * 4;
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut head = Vec::new();
+    head.extend_from_slice(b"RIFF");
+    head.extend_from_slice(&(36 + data).to_le_bytes());
+    head.extend_from_slice(b"WAVEfmt ");
+    head.extend_from_slice(&16u32.to_le_bytes());
+    head.extend_from_slice(&1u16.to_le_bytes());
+    head.extend_from_slice(&2u16.to_le_bytes());
+    head.extend_from_slice(&44_100u32.to_le_bytes());
+    head.extend_from_slice(&(44_100u32 * 4).to_le_bytes());
+    head.extend_from_slice(&4u16.to_le_bytes());
+    head.extend_from_slice(&16u16.to_le_bytes());
+    head.extend_from_slice(b"data");
+    head.extend_from_slice(&data.to_le_bytes());
+    w.write_all(&head)?;
+    let mut buf = Vec::with_capacity(tile.frames() * 4);
+    for t in 0..tiles {
+        let g = 10f32.powf(-(6.0 + (t % 7) as f32) / 20.0);
+        buf.clear();
+        for i in 0..tile.frames() {
+            for p in &tile.planes {
+                buf.extend_from_slice(&(quantize(p[i] * g, 16) as i16).to_le_bytes());
+            }
+        }
+        w.write_all(&buf)?;
+    }
+    w.flush()
+}
+
