@@ -1,6 +1,21 @@
 #!/usr/bin/env bash
-# The main job on the bundled demo file: build audioproc and measure testdata/demo.flac.
+# The main job on the bundled demo file: build audioproc (release), measure testdata/demo.flac,
+# normalise it to the EBU R128 target (−23 LUFS, −1 dBTP) into out/demo/, and measure the result.
+#
+#   scripts/demo.sh [PROCESS FLAGS...]   e.g. scripts/demo.sh --preset streaming --mode limit
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v cmake >/dev/null || {
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake
+    else
+        echo "cmake is missing (it builds the bundled libopus): install it" >&2; exit 1
+    fi
+}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/audioproc-target}"
-cargo run --release --locked -p audioproc-cli --bin audioproc -- analyze "${@:-testdata/demo.flac}"
+cargo build --release --locked -p audioproc-cli --bin audioproc
+bin="$CARGO_TARGET_DIR/release/audioproc"
+mkdir -p out/demo
+"$bin" analyze testdata/demo.flac
+"$bin" process testdata/demo.flac -o out/demo/demo.normalized.flac --force "$@"
+"$bin" analyze out/demo/demo.normalized.flac

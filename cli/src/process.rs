@@ -245,7 +245,7 @@ fn paragraph(input: &Path, output: &Path, r: &ProcessReport) -> String {
     let i = &r.input.loudness;
     let o = &r.output.loudness;
     let mut s = format!(
-        "{} → {}: {} at {} LUFS / {:.1} dBTP ({} mode). Input {} , range {}, true peak {}. Gain {:+.2} dB{}. Output {}, range {}, true peak {}; {:.1} s, {} Hz, {} ch{}. Target {}.",
+        "{} → {}: {} at {} LUFS / {:.1} dBTP ({} mode). Input {}, range {}, true peak {}. Gain {:+.2} dB{}. Output {}, range {}, true peak {}; {:.1} s, {} Hz, {} ch{}. Target {}.",
         input.display(),
         output.display(),
         r.spec.preset.name(),
