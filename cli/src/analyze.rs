@@ -8,7 +8,9 @@ use audioproc_engine::{AnalyzeOptions, Limits, MonoMode, analyze_path};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::report::{Measurement, fmt};
+use audioproc_engine::report::Measurement;
+
+use crate::report::fmt;
 
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
@@ -108,8 +110,8 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
     let entries: Vec<Measurement> = results
         .iter()
         .map(|(p, r)| match r {
-            Ok(a) => Measurement::of_analysis(p, a),
-            Err(e) => Measurement::failed(p, e.to_string()),
+            Ok(a) => Measurement::of_analysis(&p.display().to_string(), a),
+            Err(e) => Measurement::failed(&p.display().to_string(), e.to_string()),
         })
         .collect();
     let mut stdout = std::io::stdout().lock();

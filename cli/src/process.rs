@@ -12,10 +12,11 @@ use audioproc_engine::{
     SampleFormat, process_file,
 };
 use rayon::prelude::*;
-use serde::Serialize;
 
 use crate::progress::JobBar;
-use crate::report::{Measurement, fmt, round4};
+use audioproc_engine::report::ProcessDocument;
+
+use crate::report::fmt;
 
 /// Flags that make up a [`ProcessingSpec`], shared by `process`, the everyday form and (later)
 /// `batch`.
@@ -169,75 +170,6 @@ pub struct EverydayArgs {
     /// Worker threads for several files (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
-}
-
-/// The `audioproc.process/1` document.
-#[derive(Debug, Serialize)]
-struct ProcessDocument {
-    schema: &'static str,
-    ok: bool,
-    error: Option<String>,
-    input: Measurement,
-    output: Option<Measurement>,
-    preset: Option<Preset>,
-    target_lufs: Option<f64>,
-    true_peak_ceiling_dbtp: Option<f64>,
-    mode: Option<PeakMode>,
-    format: Option<OutputFormat>,
-    bits_per_sample: Option<u32>,
-    gain_db: Option<f64>,
-    limiter_max_reduction_db: Option<f64>,
-    target_met: bool,
-    notes: Vec<String>,
-    elapsed_s: f64,
-}
-
-impl ProcessDocument {
-    fn new(
-        input: &Path,
-        output: &Path,
-        result: &Result<ProcessReport, String>,
-        elapsed_s: f64,
-    ) -> Self {
-        match result {
-            Ok(r) => ProcessDocument {
-                schema: "audioproc.process/1",
-                ok: true,
-                error: None,
-                input: Measurement::of_analysis(input, &r.input),
-                output: Some(Measurement::of_output(output, &r.output, r.spec.mono_mode)),
-                preset: Some(r.spec.preset),
-                target_lufs: Some(r.spec.target_lufs),
-                true_peak_ceiling_dbtp: Some(r.spec.true_peak_dbtp),
-                mode: Some(r.spec.mode),
-                format: Some(r.spec.format),
-                bits_per_sample: r.output.info.bits_per_sample,
-                gain_db: round4(Some(r.gain_db)),
-                limiter_max_reduction_db: round4(r.limiter_max_reduction_db),
-                target_met: r.target_met,
-                notes: r.notes.clone(),
-                elapsed_s: round4(Some(elapsed_s)).unwrap_or(0.0),
-            },
-            Err(e) => ProcessDocument {
-                schema: "audioproc.process/1",
-                ok: false,
-                error: Some(e.clone()),
-                input: Measurement::failed(input, e.clone()),
-                output: None,
-                preset: None,
-                target_lufs: None,
-                true_peak_ceiling_dbtp: None,
-                mode: None,
-                format: None,
-                bits_per_sample: None,
-                gain_db: None,
-                limiter_max_reduction_db: None,
-                target_met: false,
-                notes: Vec::new(),
-                elapsed_s: round4(Some(elapsed_s)).unwrap_or(0.0),
-            },
-        }
-    }
 }
 
 /// The one-paragraph report.
@@ -425,7 +357,7 @@ fn report(
     }
     let mut stdout = std::io::stdout().lock();
     if json {
-        let doc = ProcessDocument::new(input, output, result, elapsed);
+        let doc = ProcessDocument::new(&input.display().to_string(), &output.display().to_string(), result, elapsed);
         if pretty {
             serde_json::to_writer_pretty(&mut stdout, &doc).context("writing JSON")?;
         } else {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::decode::{Decoder, Limits, StreamInfo};
 use crate::error::{Error, Result, Warning, panic_message};
-use crate::loudness::{LoudnessMeter, LoudnessReport, MeterOptions, MonoMode, channel_weights};
+use crate::loudness::{LoudnessReport, MonoMode, ThreadedMeter, channel_weights};
 
 /// How to analyse.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -68,7 +68,7 @@ pub fn analyze_source<S: Read + Seek + Send + Sync + 'static>(source: S, options
 pub fn analyze_decoder(decoder: &mut Decoder, mono_mode: MonoMode) -> Result<Analysis> {
     let info = decoder.info().clone();
     let weights = channel_weights(&info.layout, mono_mode);
-    let mut meter = LoudnessMeter::new(info.sample_rate, &weights, MeterOptions::default())?;
+    let mut meter = ThreadedMeter::new(info.sample_rate, &weights)?;
     while let Some(block) = decoder.next_block()? {
         meter.process(block);
     }

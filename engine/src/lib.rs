@@ -18,6 +18,7 @@ pub mod encode;
 pub mod error;
 pub mod loudness;
 pub mod process;
+pub mod report;
 pub mod tags;
 
 pub use analyze::{Analysis, AnalyzeOptions, analyze_path, analyze_source};

@@ -22,6 +22,7 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use serde::Serialize;
 
@@ -31,7 +32,7 @@ use crate::decode::{Decoder, Limits, StreamInfo};
 use crate::dsp::{ChannelMixer, LimiterOptions, Resampler, Stage, TruePeakLimiter};
 use crate::encode::{EncodeOptions, Encoder, Mp3Bitrate, OutputFormat, SampleFormat};
 use crate::error::{Error, Result};
-use crate::loudness::{LoudnessMeter, LoudnessReport, MeterOptions, MonoMode, channel_weights};
+use crate::loudness::{LoudnessReport, MonoMode, ThreadedMeter, channel_weights};
 use crate::tags::{LoudnessTags, Metadata};
 
 /// How close to the target the output's integrated loudness must be for `target_met`, LU.
@@ -52,6 +53,9 @@ pub const LOSSY_CORRECTION_LU: f64 = 0.05;
 pub const LIMIT_CALIBRATION_RUNS: usize = 5;
 /// Most encodes of one lossy output (loudness correction and `strict_peak`).
 pub const MAX_ENCODE_ATTEMPTS: u32 = 4;
+
+/// Blocks queued between the apply loop and the encoder thread (a few hundred ms of audio).
+const ENCODER_QUEUE_BLOCKS: usize = 8;
 
 /// A named loudness target and true-peak ceiling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -761,18 +765,10 @@ fn measure(
 ) -> Result<Measured> {
     let info = decoder.info().clone();
     let total = info.declared_frames;
-    let mut meter_in = LoudnessMeter::new(
-        info.sample_rate,
-        &channel_weights(&info.layout, mono_mode),
-        MeterOptions::default(),
-    )?;
+    let mut meter_in = ThreadedMeter::new(info.sample_rate, &channel_weights(&info.layout, mono_mode))?;
     let mut conversion = plan.conversion()?;
     let mut meter_pre = match &conversion {
-        Some(_) => Some(LoudnessMeter::new(
-            plan.out_rate,
-            &channel_weights(&plan.out_layout(), mono_mode),
-            MeterOptions::default(),
-        )?),
+        Some(_) => Some(ThreadedMeter::new(plan.out_rate, &channel_weights(&plan.out_layout(), mono_mode))?),
         None => None,
     };
     let mut blocks = 0u32;
@@ -847,83 +843,92 @@ fn apply(
         }
         _ => None,
     };
-    let mut meter = LoudnessMeter::new(
-        plan.out_rate,
-        &channel_weights(&layout, spec.mono_mode),
-        MeterOptions::default(),
-    )?;
-    let mut encoder = match temp {
-        Some(path) => {
-            let file = File::create(path)?;
-            Some(Encoder::new(
-                &plan.encode,
-                plan.out_rate,
-                &layout,
-                BufWriter::with_capacity(1 << 20, file),
-            )?)
-        }
-        None => None,
-    };
+    let mut meter = ThreadedMeter::new(plan.out_rate, &channel_weights(&layout, spec.mono_mode))?;
     let gain = 10f64.powf(gain_db / 20.0) as f32;
     let mut gained: Vec<Vec<f32>> = vec![Vec::new(); plan.out_channels];
     let mut limited: Vec<Vec<f32>> = vec![Vec::new(); plan.out_channels];
-    let mut blocks = 0u32;
-    let mut finished = false;
-    while !finished {
-        let block = decoder.next_block()?;
-        finished = block.is_none();
-        let converted: &[Vec<f32>] = match (&mut conversion, block) {
-            (Some(c), b) => c.run(b),
-            (None, Some(b)) => b,
-            (None, None) => &[],
-        };
-        clear(&mut gained);
-        for (g, c) in gained.iter_mut().zip(converted) {
-            g.extend(c.iter().map(|s| s * gain));
-        }
-        let ready: &[Vec<f32>] = match &mut limiter {
-            Some(l) => {
-                clear(&mut limited);
-                l.process(&gained, &mut limited);
-                if finished {
-                    l.finish(&mut limited);
+    // The encoder (quantisation, dither, compression, file writes) runs on its own thread, fed
+    // through a short bounded queue, while this thread decodes, applies and meters: the two
+    // halves take about the same time, so a file is written in nearly half the wall time, and
+    // memory stays bounded by the queue.
+    let (to_encoder, from_main) = mpsc::sync_channel::<Vec<Vec<f32>>>(ENCODER_QUEUE_BLOCKS);
+    let frames = std::thread::scope(|scope| -> Result<u64> {
+        let writer = temp.map(|path| {
+            let layout = &layout;
+            scope.spawn(move || -> Result<u64> {
+                let file = File::create(path)?;
+                let mut encoder =
+                    Encoder::new(&plan.encode, plan.out_rate, layout, BufWriter::with_capacity(1 << 20, file))?;
+                for block in from_main {
+                    encoder.write(&block)?;
                 }
-                &limited
+                let frames = encoder.frames();
+                let sink = encoder.finish()?;
+                let file = sink.into_inner().map_err(|e| Error::Io(e.into_error()))?;
+                file.sync_all()?;
+                Ok(frames)
+            })
+        });
+        let mut to_encoder = writer.as_ref().map(|_| to_encoder);
+        let mut blocks = 0u32;
+        let mut finished = false;
+        while !finished {
+            let block = decoder.next_block()?;
+            finished = block.is_none();
+            let converted: &[Vec<f32>] = match (&mut conversion, block) {
+                (Some(c), b) => c.run(b),
+                (None, Some(b)) => b,
+                (None, None) => &[],
+            };
+            clear(&mut gained);
+            for (g, c) in gained.iter_mut().zip(converted) {
+                g.extend(c.iter().map(|s| s * gain));
             }
-            None => &gained,
-        };
-        if ready.first().is_some_and(|p| !p.is_empty()) {
-            meter.process(ready);
-            if let Some(e) = &mut encoder {
-                e.write(ready)?;
+            let ready: &[Vec<f32>] = match &mut limiter {
+                Some(l) => {
+                    clear(&mut limited);
+                    l.process(&gained, &mut limited);
+                    if finished {
+                        l.finish(&mut limited);
+                    }
+                    &limited
+                }
+                None => &gained,
+            };
+            if ready.first().is_some_and(|p| !p.is_empty()) {
+                meter.process(ready);
+                // A closed queue means the encoder stopped on an error: its join below says which.
+                if let Some(tx) = &to_encoder
+                    && tx.send(ready.to_vec()).is_err()
+                {
+                    to_encoder = None;
+                    break;
+                }
+            }
+            blocks += 1;
+            if blocks % 64 == 0 {
+                progress(Progress {
+                    pass: 2,
+                    frames_done: decoder.frames(),
+                    frames_total,
+                    sample_rate: plan.in_rate,
+                });
             }
         }
-        blocks += 1;
-        if blocks % 64 == 0 {
-            progress(Progress {
-                pass: 2,
-                frames_done: decoder.frames(),
-                frames_total,
-                sample_rate: plan.in_rate,
-            });
+        drop(to_encoder);
+        progress(Progress {
+            pass: 2,
+            frames_done: decoder.frames(),
+            frames_total,
+            sample_rate: plan.in_rate,
+        });
+        match writer {
+            Some(handle) => handle
+                .join()
+                .map_err(|_| Error::Encode("the encoder thread panicked".to_owned()))?,
+            None => Ok(0),
         }
-    }
-    progress(Progress {
-        pass: 2,
-        frames_done: decoder.frames(),
-        frames_total,
-        sample_rate: plan.in_rate,
-    });
-    let frames = match encoder {
-        Some(e) => {
-            let frames = e.frames();
-            let sink = e.finish()?;
-            let file = sink.into_inner().map_err(|e| Error::Io(e.into_error()))?;
-            file.sync_all()?;
-            frames
-        }
-        None => 0,
-    };
+    })?;
     let info = StreamInfo {
         codec: plan.encode.format.extension().to_owned(),
         container: plan.encode.format.extension().to_owned(),

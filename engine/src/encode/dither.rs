@@ -14,12 +14,10 @@
 const DITHER_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Quantises `x` to a signed integer of `bits` bits (2..=32) without dither: round to nearest
-/// (halves away from zero), clipped to the integer range; NaN gives 0.
+/// (halves upwards), clipped to the integer range; NaN gives 0.
 #[inline]
 pub fn quantize(x: f32, bits: u32) -> i32 {
-    let scale = (1u64 << (bits.clamp(2, 32) - 1)) as f64;
-    let v = if x.is_nan() { 0.0 } else { (f64::from(x) * scale).round() };
-    v.clamp(-scale, scale - 1.0) as i32
+    Quantizer::new(bits, false).quantize(x)
 }
 
 /// A quantiser to one integer width, with its own dither generator.
@@ -40,26 +38,43 @@ impl Quantizer {
         self.state.is_some()
     }
 
-    /// Uniform in [−0.5, 0.5) from xorshift64*.
+    /// TPDF noise in [−1, 1) LSB: the sum of two independent uniform values in [−½, ½), taken
+    /// from the two 32-bit halves of one xorshift64* draw.
     #[inline]
-    fn uniform(state: &mut u64) -> f64 {
+    fn tpdf(state: &mut u64) -> f64 {
         let mut s = *state;
         s ^= s >> 12;
         s ^= s << 25;
         s ^= s >> 27;
         *state = s;
         let r = s.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        (r >> 11) as f64 * (1.0 / (1u64 << 53) as f64) - 0.5
+        const TWO_POW_32: f64 = (1u64 << 32) as f64;
+        // Through i64: a signed conversion is one instruction, an unsigned 64-bit one is not.
+        ((r >> 32) as i64 as f64 + (r & 0xFFFF_FFFF) as i64 as f64) * (1.0 / TWO_POW_32) - 1.0
+    }
+
+    /// `round(v)` (halves upwards) clipped to the integer range, NaN as 0. Rounds by truncating
+    /// a positive number, which compiles to one conversion instruction on every x86-64 (`f64::round`
+    /// is a library call without SSE4.1).
+    #[inline]
+    fn to_int(&self, v: f64) -> i32 {
+        /// Larger than any scale, so `v + OFFSET` is positive and truncation is `floor`.
+        const OFFSET: f64 = (1u64 << 33) as f64;
+        if v.is_nan() {
+            return 0;
+        }
+        let c = v.clamp(-self.scale, self.scale - 1.0);
+        ((c + (OFFSET + 0.5)) as i64 - OFFSET as i64) as i32
     }
 
     /// Quantises one sample (see the module docs).
     #[inline]
     pub fn quantize(&mut self, x: f32) -> i32 {
-        let mut v = if x.is_nan() { 0.0 } else { f64::from(x) * self.scale };
+        let mut v = f64::from(x) * self.scale;
         if let Some(state) = &mut self.state {
-            v += Self::uniform(state) + Self::uniform(state);
+            v += Self::tpdf(state);
         }
-        v.round().clamp(-self.scale, self.scale - 1.0) as i32
+        self.to_int(v)
     }
 
     /// Quantises a planar block into `out`, interleaved (frame by frame, channel by channel).
@@ -68,13 +83,20 @@ impl Quantizer {
         out.clear();
         let n = block.first().map_or(0, Vec::len);
         out.reserve(n * block.len());
-        if let [mono] = block {
-            out.extend(mono.iter().map(|&x| self.quantize(x)));
-            return;
-        }
-        for i in 0..n {
-            for plane in block {
-                out.push(self.quantize(plane[i]));
+        match block {
+            [mono] => out.extend(mono.iter().map(|&x| self.quantize(x))),
+            [l, r] => {
+                for (&a, &b) in l.iter().zip(r) {
+                    out.push(self.quantize(a));
+                    out.push(self.quantize(b));
+                }
+            }
+            _ => {
+                for i in 0..n {
+                    for plane in block {
+                        out.push(self.quantize(plane[i]));
+                    }
+                }
             }
         }
     }

@@ -241,6 +241,67 @@ impl LoudnessMeter {
     }
 }
 
+/// Blocks queued for a [`ThreadedMeter`]'s true-peak thread.
+const TRUE_PEAK_QUEUE_BLOCKS: usize = 8;
+
+/// A [`LoudnessMeter`] that measures the true peak on a second thread.
+///
+/// True-peak oversampling costs about as much as the rest of the meter together, so splitting
+/// it off nearly halves the wall time of a measurement on a machine with a free core; the
+/// figures are identical to a [`LoudnessMeter`] with `true_peak: true`. Blocks are copied into a
+/// short bounded queue, so memory stays constant.
+#[derive(Debug)]
+pub struct ThreadedMeter {
+    meter: LoudnessMeter,
+    queue: Option<std::sync::mpsc::SyncSender<Vec<Vec<f32>>>>,
+    worker: Option<std::thread::JoinHandle<Vec<TruePeak>>>,
+}
+
+impl ThreadedMeter {
+    /// A meter for `sample_rate` Hz with one weight per channel, true peak included.
+    ///
+    /// # Errors
+    /// As [`LoudnessMeter::new`], and [`Error::Io`] if the thread cannot be started.
+    pub fn new(sample_rate: u32, weights: &[f64]) -> Result<Self> {
+        let meter = LoudnessMeter::new(sample_rate, weights, MeterOptions { true_peak: false })?;
+        let (queue, blocks) = std::sync::mpsc::sync_channel::<Vec<Vec<f32>>>(TRUE_PEAK_QUEUE_BLOCKS);
+        let mut peaks = vec![TruePeak::new(sample_rate); weights.len()];
+        let worker = std::thread::Builder::new().name("true-peak".to_owned()).spawn(move || {
+            for block in blocks {
+                for (tp, plane) in peaks.iter_mut().zip(&block) {
+                    tp.process(plane);
+                }
+            }
+            peaks
+        })?;
+        Ok(ThreadedMeter { meter, queue: Some(queue), worker: Some(worker) })
+    }
+
+    /// Feeds one block: one plane per channel, all the same length.
+    ///
+    /// # Panics
+    /// As [`LoudnessMeter::process`].
+    pub fn process<P: AsRef<[f32]>>(&mut self, planes: &[P]) {
+        self.meter.process(planes);
+        if let Some(queue) = &self.queue {
+            // The worker only stops when the queue closes (or it panicked: `report` re-raises).
+            let _ = queue.send(planes.iter().map(|p| p.as_ref().to_vec()).collect());
+        }
+    }
+
+    /// The finished measurement. Waits for the true-peak thread; a panic there is re-raised here.
+    pub fn report(mut self) -> LoudnessReport {
+        self.queue = None;
+        if let Some(worker) = self.worker.take() {
+            match worker.join() {
+                Ok(peaks) => self.meter.true_peaks = peaks,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        self.meter.report()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

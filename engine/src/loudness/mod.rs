@@ -11,7 +11,7 @@ pub mod kweight;
 pub mod meter;
 pub mod true_peak;
 
-pub use meter::{LoudnessMeter, LoudnessReport, MeterOptions, MonoMode, channel_weights};
+pub use meter::{LoudnessMeter, LoudnessReport, MeterOptions, MonoMode, ThreadedMeter, channel_weights};
 
 /// Converts a mean-square energy (already channel-weighted) to loudness in LUFS.
 /// Zero energy gives −∞.
