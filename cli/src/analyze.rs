@@ -10,11 +10,12 @@ use serde::Serialize;
 
 use audioproc_engine::report::Measurement;
 
+use crate::remote::{Place, S3Session};
 use crate::report::fmt;
 
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
-    /// Files to measure.
+    /// Files to measure, or S3 objects `s3://bucket/key` (downloaded to a temporary file first).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
     /// Print one JSON document (schema "audioproc.analysis/1") instead of a table.
@@ -89,10 +90,18 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
         },
     };
     let pool = crate::thread_pool(args.jobs)?;
+    let inputs = fetch_s3_inputs(&args.files)?;
     let results: Vec<_> = pool.install(|| {
-        args.files
+        inputs
             .par_iter()
-            .map(|p| (p, analyze_path(p, &options)))
+            .map(|(p, local)| {
+                let result = match local {
+                    Ok(Some(temp)) => analyze_path(temp.path(), &options).map_err(|e| e.to_string()),
+                    Ok(None) => analyze_path(p, &options).map_err(|e| e.to_string()),
+                    Err(e) => Err(e.clone()),
+                };
+                (p, result)
+            })
             .collect()
     });
 
@@ -111,7 +120,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
         .iter()
         .map(|(p, r)| match r {
             Ok(a) => Measurement::of_analysis(&p.display().to_string(), a),
-            Err(e) => Measurement::failed(&p.display().to_string(), e.to_string()),
+            Err(e) => Measurement::failed(&p.display().to_string(), e.clone()),
         })
         .collect();
     let mut stdout = std::io::stdout().lock();
@@ -126,4 +135,28 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
         print_table(&entries, &mut stdout)?;
     }
     Ok(entries.iter().all(|e| e.ok))
+}
+
+/// Each argument with, for an `s3://` one, the temporary file it was downloaded to (or why it
+/// could not be). Local arguments map to `Ok(None)`. No S3 client is made without S3 arguments.
+type Fetched = Result<Option<tempfile::NamedTempFile>, String>;
+
+fn fetch_s3_inputs(files: &[PathBuf]) -> anyhow::Result<Vec<(&PathBuf, Fetched)>> {
+    let places: Vec<_> = files.iter().map(|f| (f, Place::parse(f))).collect();
+    let session = if places.iter().any(|(_, p)| !matches!(p, Ok(Place::Local(_)))) {
+        Some(S3Session::new()?)
+    } else {
+        None
+    };
+    Ok(places
+        .into_iter()
+        .map(|(f, place)| {
+            let fetched = match (place, &session) {
+                (Ok(Place::S3(obj)), Some(s)) => s.download(&obj).map(Some).map_err(|e| format!("{e:#}")),
+                (Ok(_), _) => Ok(None),
+                (Err(e), _) => Err(format!("{e:#}")),
+            };
+            (f, fetched)
+        })
+        .collect())
 }

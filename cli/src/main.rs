@@ -6,6 +6,7 @@
 mod analyze;
 mod process;
 mod progress;
+mod remote;
 mod report;
 
 use std::process::ExitCode;
@@ -56,6 +57,7 @@ enum Command {
     /// Examples:
     ///   audioproc analyze song.flac
     ///   audioproc analyze --json *.wav > loudness.json
+    ///   audioproc analyze s3://bucket/music/track.flac
     #[command(verbatim_doc_comment)]
     Analyze(analyze::AnalyzeArgs),
     /// Normalise and convert one file: IN → OUT.
@@ -73,6 +75,10 @@ enum Command {
     ///   audioproc process in.wav -o out.flac
     ///   audioproc process in.flac -o out.mp3 --preset streaming --mode limit --tags
     ///   audioproc process in.wav -o out.wav --rate 48000 --channels 2 --bits 16 --json
+    ///   audioproc process s3://in-bucket/a.wav -o s3://out-bucket/a.flac
+    ///
+    /// S3 locations use the standard AWS configuration (environment, profile, instance role);
+    /// AWS_ENDPOINT_URL points them at an S3-compatible server.
     #[command(verbatim_doc_comment)]
     Process(process::ProcessArgs),
 }

@@ -14,6 +14,7 @@ use audioproc_engine::{
 use rayon::prelude::*;
 
 use crate::progress::JobBar;
+use crate::remote::{self, Place};
 use audioproc_engine::report::ProcessDocument;
 
 use crate::report::fmt;
@@ -135,10 +136,12 @@ impl SpecArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ProcessArgs {
-    /// Input file (any format `analyze` reads).
+    /// Input file (any format `analyze` reads), or an S3 object `s3://bucket/key`.
     #[arg(value_name = "IN")]
     input: PathBuf,
-    /// Output file; its extension picks the format unless --format is given.
+    /// Output file or `s3://bucket/key`; its extension picks the format unless --format is
+    /// given. An S3 → S3 job also writes the JSON report beside the output (OUT.json) and
+    /// records the source ETag and the spec in the output's metadata.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
     #[command(flatten)]
@@ -255,6 +258,20 @@ pub fn run_process(args: &ProcessArgs) -> anyhow::Result<bool> {
     };
     let spec = args.spec.spec(format);
     spec.validate()?;
+    let (input, output) = (Place::parse(&args.input)?, Place::parse(&args.output)?);
+    if input.is_s3() || output.is_s3() {
+        if let (Place::S3(a), Place::S3(b)) = (&input, &output) {
+            if a.bucket == b.bucket && a.key == b.key {
+                bail!("the output is the input: write the result under another key");
+            }
+        }
+        let start = Instant::now();
+        let bar = JobBar::new(&args.input.display().to_string(), !args.json);
+        let result = remote::process(&input, &output, &spec, args.force, &|p| bar.update(p));
+        bar.finish();
+        report(&args.input, &args.output, &result, start.elapsed().as_secs_f64(), args.json, true)?;
+        return Ok(result.is_ok());
+    }
     if same_file(&args.input, &args.output) {
         bail!("the output is the input: use `audioproc --in-place FILE` to replace a file");
     }

@@ -1,0 +1,254 @@
+//! Object transfers: download into a temporary file, upload a file (multipart above 8 MiB).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use aws_sdk_s3::primitives::{ByteStream, Length};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use tokio::io::AsyncWriteExt;
+
+use crate::client::S3Client;
+use crate::error::S3Error;
+use crate::location::ObjectRef;
+
+/// Outputs larger than this are uploaded in parts.
+pub const MULTIPART_THRESHOLD: u64 = 8 * 1024 * 1024;
+/// Size of each part but the last (S3's minimum is 5 MiB). Parts are streamed from the file, so
+/// no part is ever held in memory whole.
+pub const PART_SIZE: u64 = 8 * 1024 * 1024;
+/// S3's limit on parts per upload; [`PART_SIZE`] grows for files that would need more.
+const MAX_PARTS: u64 = 10_000;
+
+/// What HEAD says about an object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Entity tag, with its quotes.
+    pub etag: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Version id, on versioned buckets.
+    pub version_id: Option<String>,
+    /// User metadata (`x-amz-meta-*`, keys without the prefix, lower case).
+    pub metadata: HashMap<String, String>,
+}
+
+/// HEAD of `obj`; `Ok(None)` when there is no such object.
+///
+/// # Errors
+/// As classified by [`S3Error::from_sdk`].
+pub async fn head(client: &S3Client, obj: &ObjectRef) -> Result<Option<ObjectInfo>, S3Error> {
+    let out = client
+        .head_object()
+        .bucket(&obj.bucket)
+        .key(&obj.key)
+        .set_version_id(obj.version_id.clone())
+        .send()
+        .await;
+    match out {
+        Ok(o) => Ok(Some(ObjectInfo {
+            etag: o.e_tag().unwrap_or_default().to_owned(),
+            size: o.content_length().unwrap_or(0).max(0) as u64,
+            version_id: o.version_id().map(str::to_owned),
+            metadata: o.metadata().cloned().unwrap_or_default(),
+        })),
+        Err(e) if S3Error::status(&e) == Some(404) => Ok(None),
+        Err(e) => Err(S3Error::from_sdk(&format!("HEAD {obj}"), &e)),
+    }
+}
+
+/// Streams `obj` into a new temporary file in `dir`, refusing more than `max_bytes`. With
+/// `if_match`, the download fails (retryably) if the object changed since that ETag was read.
+///
+/// # Errors
+/// Permanent when the object is missing or larger than `max_bytes`; otherwise as classified by
+/// [`S3Error::from_sdk`]; local I/O errors are retryable.
+pub async fn download(
+    client: &S3Client,
+    obj: &ObjectRef,
+    if_match: Option<&str>,
+    max_bytes: u64,
+    dir: &Path,
+) -> Result<tempfile::NamedTempFile, S3Error> {
+    let out = client
+        .get_object()
+        .bucket(&obj.bucket)
+        .key(&obj.key)
+        .set_version_id(obj.version_id.clone())
+        .set_if_match(if_match.map(str::to_owned))
+        .send()
+        .await
+        .map_err(|e| match S3Error::status(&e) {
+            Some(404) => S3Error::permanent(format!("{obj}: no such object")),
+            Some(412) => S3Error::retryable(format!("{obj}: changed while being read")),
+            _ => S3Error::from_sdk(&format!("GET {obj}"), &e),
+        })?;
+    let declared = out.content_length().unwrap_or(0).max(0) as u64;
+    if declared > max_bytes {
+        return Err(too_large(obj, declared, max_bytes));
+    }
+    let temp = tempfile::Builder::new().prefix(".audioproc-in-").tempfile_in(dir)?;
+    let mut file = tokio::fs::File::from_std(temp.reopen()?);
+    let mut body = out.body;
+    let mut total = 0u64;
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| S3Error::retryable(format!("GET {obj}: reading the body: {e}")))?
+    {
+        total += chunk.len() as u64;
+        if total > max_bytes {
+            return Err(too_large(obj, total, max_bytes));
+        }
+        file.write_all(&chunk).await?;
+    }
+    file.flush().await?;
+    if declared != 0 && total != declared {
+        return Err(S3Error::retryable(format!("GET {obj}: body ended after {total} of {declared} bytes")));
+    }
+    Ok(temp)
+}
+
+fn too_large(obj: &ObjectRef, size: u64, max: u64) -> S3Error {
+    S3Error::permanent(format!("{obj} is {size} bytes, over the {max}-byte input limit"))
+}
+
+/// What to send with an upload.
+#[derive(Clone, Debug, Default)]
+pub struct PutOptions {
+    /// `Content-Type`.
+    pub content_type: String,
+    /// User metadata (`x-amz-meta-*`).
+    pub metadata: HashMap<String, String>,
+}
+
+/// Uploads the file at `path` as `dest`: one PUT up to [`MULTIPART_THRESHOLD`], a multipart
+/// upload above it, aborted on any failure so that no object and no stray parts are left.
+/// Returns the new object's ETag.
+///
+/// # Errors
+/// As classified by [`S3Error::from_sdk`]; local I/O errors are retryable.
+pub async fn upload_file(client: &S3Client, path: &Path, dest: &ObjectRef, options: &PutOptions) -> Result<String, S3Error> {
+    let size = tokio::fs::metadata(path).await?.len();
+    if size <= MULTIPART_THRESHOLD {
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| S3Error::retryable(format!("reading {}: {e}", path.display())))?;
+        let out = client
+            .put_object()
+            .bucket(&dest.bucket)
+            .key(&dest.key)
+            .content_type(&options.content_type)
+            .set_metadata(Some(options.metadata.clone()))
+            .content_length(size as i64)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| S3Error::from_sdk(&format!("PUT {dest}"), &e))?;
+        return Ok(out.e_tag().unwrap_or_default().to_owned());
+    }
+    let created = client
+        .create_multipart_upload()
+        .bucket(&dest.bucket)
+        .key(&dest.key)
+        .content_type(&options.content_type)
+        .set_metadata(Some(options.metadata.clone()))
+        .send()
+        .await
+        .map_err(|e| S3Error::from_sdk(&format!("CreateMultipartUpload {dest}"), &e))?;
+    let upload_id = created
+        .upload_id()
+        .ok_or_else(|| S3Error::retryable(format!("CreateMultipartUpload {dest}: no upload id")))?
+        .to_owned();
+    match upload_parts(client, path, size, dest, &upload_id).await {
+        Ok(etag) => Ok(etag),
+        Err(e) => {
+            abort(client, dest, &upload_id).await;
+            Err(e)
+        }
+    }
+}
+
+async fn upload_parts(client: &S3Client, path: &Path, size: u64, dest: &ObjectRef, upload_id: &str) -> Result<String, S3Error> {
+    let part_size = PART_SIZE.max(size.div_ceil(MAX_PARTS));
+    let mut parts = Vec::new();
+    let mut offset = 0u64;
+    let mut number = 1i32;
+    while offset < size {
+        let len = part_size.min(size - offset);
+        let body = ByteStream::read_from()
+            .path(path)
+            .offset(offset)
+            .length(Length::Exact(len))
+            .build()
+            .await
+            .map_err(|e| S3Error::retryable(format!("reading {}: {e}", path.display())))?;
+        let out = client
+            .upload_part()
+            .bucket(&dest.bucket)
+            .key(&dest.key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .content_length(len as i64)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| S3Error::from_sdk(&format!("UploadPart {number} of {dest}"), &e))?;
+        parts.push(CompletedPart::builder().set_e_tag(out.e_tag().map(str::to_owned)).part_number(number).build());
+        offset += len;
+        number += 1;
+    }
+    let out = client
+        .complete_multipart_upload()
+        .bucket(&dest.bucket)
+        .key(&dest.key)
+        .upload_id(upload_id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .map_err(|e| S3Error::from_sdk(&format!("CompleteMultipartUpload {dest}"), &e))?;
+    Ok(out.e_tag().unwrap_or_default().to_owned())
+}
+
+/// Aborts a multipart upload, logging (not returning) a failure: the caller is already failing.
+async fn abort(client: &S3Client, dest: &ObjectRef, upload_id: &str) {
+    let result = client
+        .abort_multipart_upload()
+        .bucket(&dest.bucket)
+        .key(&dest.key)
+        .upload_id(upload_id)
+        .send()
+        .await;
+    match result {
+        Ok(_) => tracing::warn!(bucket = %dest.bucket, key = %dest.key, "multipart upload aborted"),
+        Err(e) => tracing::error!(
+            bucket = %dest.bucket, key = %dest.key, upload_id,
+            error = %aws_sdk_s3::error::DisplayErrorContext(&e),
+            "could not abort the multipart upload (the bucket's lifecycle rule will remove its parts)"
+        ),
+    }
+}
+
+/// Uploads a small in-memory body (a JSON report) with one PUT.
+///
+/// # Errors
+/// As classified by [`S3Error::from_sdk`].
+pub async fn put_bytes(client: &S3Client, dest: &ObjectRef, body: Vec<u8>, content_type: &str) -> Result<(), S3Error> {
+    client
+        .put_object()
+        .bucket(&dest.bucket)
+        .key(&dest.key)
+        .content_type(content_type)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| S3Error::from_sdk(&format!("PUT {dest}"), &e))?;
+    Ok(())
+}
+
+/// Deletes `obj`, logging (not returning) a failure: used to take back a report whose output
+/// could not be written.
+pub async fn delete_quietly(client: &S3Client, obj: &ObjectRef) {
+    if let Err(e) = client.delete_object().bucket(&obj.bucket).key(&obj.key).send().await {
+        tracing::error!(bucket = %obj.bucket, key = %obj.key, error = %aws_sdk_s3::error::DisplayErrorContext(&e), "could not delete");
+    }
+}
