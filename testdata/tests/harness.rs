@@ -108,6 +108,9 @@ fn next(connection: &mut HttpConnection) -> Seen {
 fn runtime_api_drives_a_runtime_through_responses_and_errors() {
     let api = RuntimeApi::start();
     assert!(api.address().starts_with("127.0.0.1:"));
+    let env = api.lambda_env();
+    assert!(env.contains(&("AWS_LAMBDA_RUNTIME_API", api.address())), "{env:?}");
+    assert_eq!(env.len(), 6);
     assert_eq!(api.wait_first_poll(Duration::from_millis(50)), None);
 
     let (seen_tx, seen_rx) = mpsc::channel();

@@ -130,6 +130,20 @@ impl RuntimeApi {
         self.address.to_string()
     }
 
+    /// The environment a `lambda_runtime` binary needs to serve this API: `AWS_LAMBDA_RUNTIME_API`
+    /// plus the function name (`audioproc-test`), memory size (1024), version (`$LATEST`), log
+    /// group and log stream that its `Config::from_env` requires. Pass to `Command::envs`.
+    pub fn lambda_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_LAMBDA_RUNTIME_API", self.address()),
+            ("AWS_LAMBDA_FUNCTION_NAME", "audioproc-test".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/audioproc-test".to_owned()),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/01/[$LATEST]0123456789abcdef".to_owned()),
+        ]
+    }
+
     /// Queues an invocation with a deadline [`DEFAULT_DEADLINE_MS`] away and waits for its answer.
     ///
     /// May be called from several threads at once: each call waits for its own request id, and
@@ -196,8 +210,9 @@ impl RuntimeApi {
         lock(&self.shared.state).init_error.clone()
     }
 
-    /// When the runtime first called `GET /runtime/invocation/next` (the end of its cold start),
-    /// waiting at most `timeout` for it; `None` if it has not by then.
+    /// When a runtime first called `GET /runtime/invocation/next` (the end of its cold start),
+    /// waiting at most `timeout` for it; `None` if none has by then. Recorded once per server:
+    /// use a new [`RuntimeApi`] for each cold start to measure.
     pub fn wait_first_poll(&self, timeout: Duration) -> Option<Instant> {
         let give_up = Instant::now() + timeout;
         let mut state = lock(&self.shared.state);
