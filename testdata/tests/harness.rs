@@ -4,11 +4,15 @@
 use audioproc_testdata::harness::{
     header, http_request, try_http_request, FaultProxy, FaultRule, HttpConnection, MotoServer, Outcome, RuntimeApi,
 };
+use audioproc_testdata::harness::moto::S3_AUTHORIZATION;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Headers that make moto treat a raw request as an authenticated S3 call.
+const AUTH: [(&str, &str); 1] = [("Authorization", S3_AUTHORIZATION)];
 
 /// A bucket name no other test of this process uses (they share one moto server).
 fn bucket(purpose: &str) -> String {
@@ -41,18 +45,18 @@ fn moto_stores_and_returns_objects() {
     let host = format!("127.0.0.1:{}", moto.port());
     let bucket = bucket("objects");
 
-    let (status, _, body) = http_request(&moto.endpoint(), "PUT", &format!("/{bucket}"), &[("Host", host.as_str())], b"");
+    let (status, _, body) = http_request(&moto.endpoint(), "PUT", &format!("/{bucket}"), &[("Host", host.as_str()), AUTH[0]], b"");
     assert_eq!(status, 200, "create bucket: {}", text(&body));
     let object: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let key = format!("/{bucket}/dir/file.wav");
-    let (status, headers, body) = http_request(&host, "PUT", &key, &[("Content-Type", "audio/wav")], &object);
+    let (status, headers, body) = http_request(&host, "PUT", &key, &[("Content-Type", "audio/wav"), AUTH[0]], &object);
     assert_eq!(status, 200, "put object: {}", text(&body));
     assert!(header(&headers, "etag").is_some(), "PUT answers an ETag: {headers:?}");
 
-    let (status, _, body) = http_request(&host, "GET", &key, &[], b"");
+    let (status, _, body) = http_request(&host, "GET", &key, &AUTH, b"");
     assert_eq!(status, 200);
     assert!(body == object, "GET returns the bytes PUT ({} vs {} bytes)", body.len(), object.len());
-    let (status, headers, body) = http_request(&host, "HEAD", &key, &[], b"");
+    let (status, headers, body) = http_request(&host, "HEAD", &key, &AUTH, b"");
     assert_eq!((status, body.len()), (200, 0));
     assert_eq!(header(&headers, "content-length"), Some("100000"));
 }
@@ -63,12 +67,12 @@ fn moto_reset_forgets_everything_and_kill_stops_it() {
     let mut moto = MotoServer::start();
     let host = format!("127.0.0.1:{}", moto.port());
     let bucket = bucket("reset");
-    assert_eq!(http_request(&host, "PUT", &format!("/{bucket}"), &[], b"").0, 200);
-    assert_eq!(http_request(&host, "PUT", &format!("/{bucket}/k"), &[], b"data").0, 200);
-    assert_eq!(http_request(&host, "GET", &format!("/{bucket}/k"), &[], b"").0, 200);
+    assert_eq!(http_request(&host, "PUT", &format!("/{bucket}"), &AUTH, b"").0, 200);
+    assert_eq!(http_request(&host, "PUT", &format!("/{bucket}/k"), &AUTH, b"data").0, 200);
+    assert_eq!(http_request(&host, "GET", &format!("/{bucket}/k"), &AUTH, b"").0, 200);
 
     moto.reset();
-    let (status, _, body) = http_request(&host, "GET", &format!("/{bucket}/k"), &[], b"");
+    let (status, _, body) = http_request(&host, "GET", &format!("/{bucket}/k"), &AUTH, b"");
     assert_eq!(status, 404, "after reset: {}", text(&body));
     assert!(text(&body).contains("NoSuchBucket"), "{}", text(&body));
 
@@ -236,28 +240,28 @@ fn fault_proxy_fails_matching_requests_then_passes_them_through() {
     // One keep-alive connection for the whole upload, as the SDK would use.
     let mut sdk = HttpConnection::connect(&proxy.endpoint());
 
-    let (status, _, body) = sdk.request("PUT", &format!("/{bucket}"), &[], b"");
+    let (status, _, body) = sdk.request("PUT", &format!("/{bucket}"), &AUTH, b"");
     assert_eq!(status, 200, "{}", text(&body));
     let key = format!("/{bucket}/big.wav");
-    let (status, _, body) = sdk.request("POST", &format!("{key}?uploads"), &[], b"");
+    let (status, _, body) = sdk.request("POST", &format!("{key}?uploads"), &AUTH, b"");
     assert_eq!(status, 200, "{}", text(&body));
     let upload_id = xml_value(&text(&body), "UploadId").to_owned();
 
     let part1: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
     let part2 = b"the last part".to_vec();
-    let (status, headers, body) = sdk.request("PUT", &format!("{key}?partNumber=1&uploadId={upload_id}"), &[], &part1);
+    let (status, headers, body) = sdk.request("PUT", &format!("{key}?partNumber=1&uploadId={upload_id}"), &AUTH, &part1);
     assert_eq!(status, 200, "{}", text(&body));
     let etag1 = header(&headers, "etag").expect("ETag of part 1").to_owned();
 
     let part2_path = format!("{key}?partNumber=2&uploadId={upload_id}");
     for attempt in 1..=2 {
-        let (status, headers, body) = sdk.request("PUT", &part2_path, &[], &part2);
+        let (status, headers, body) = sdk.request("PUT", &part2_path, &AUTH, &part2);
         assert_eq!(status, 500, "attempt {attempt} is failed by the proxy");
         assert_eq!(header(&headers, "content-type"), Some("application/xml"));
         assert_eq!(xml_value(&text(&body), "Code"), "InternalError");
         assert_eq!(proxy.injected(), attempt);
     }
-    let (status, headers, body) = sdk.request("PUT", &part2_path, &[], &part2);
+    let (status, headers, body) = sdk.request("PUT", &part2_path, &AUTH, &part2);
     assert_eq!(status, 200, "the third attempt passes: {}", text(&body));
     let etag2 = header(&headers, "etag").expect("ETag of part 2").to_owned();
 
@@ -265,15 +269,15 @@ fn fault_proxy_fails_matching_requests_then_passes_them_through() {
         "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag1}</ETag></Part>\
          <Part><PartNumber>2</PartNumber><ETag>{etag2}</ETag></Part></CompleteMultipartUpload>"
     );
-    let (status, _, body) = sdk.request("POST", &format!("{key}?uploadId={upload_id}"), &[], complete.as_bytes());
+    let (status, _, body) = sdk.request("POST", &format!("{key}?uploadId={upload_id}"), &AUTH, complete.as_bytes());
     assert_eq!(status, 200, "complete: {}", text(&body));
 
     // HEAD keeps its Content-Length and no body, and the connection still works after it.
-    let (status, headers, body) = sdk.request("HEAD", &key, &[], b"");
+    let (status, headers, body) = sdk.request("HEAD", &key, &AUTH, b"");
     let total = part1.len() + part2.len();
     assert_eq!((status, body.len()), (200, 0));
     assert_eq!(header(&headers, "content-length"), Some(&total.to_string()[..]));
-    let (status, _, body) = sdk.request("GET", &key, &[], b"");
+    let (status, _, body) = sdk.request("GET", &key, &AUTH, b"");
     assert_eq!(status, 200);
     assert!(body.len() == total && body[..part1.len()] == part1[..] && body[part1.len()..] == part2[..]);
 
@@ -290,19 +294,19 @@ fn fault_proxy_forwards_chunked_bodies_and_reports_a_dead_upstream() {
     let moto = MotoServer::shared();
     let proxy = FaultProxy::start(&moto.endpoint(), vec![FaultRule::new("GET", "never-matches", 503, 5)]);
     let bucket = bucket("chunked");
-    assert_eq!(http_request(&proxy.endpoint(), "PUT", &format!("/{bucket}"), &[], b"").0, 200);
+    assert_eq!(http_request(&proxy.endpoint(), "PUT", &format!("/{bucket}"), &AUTH, b"").0, 200);
     let chunked = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
     let key = format!("/{bucket}/chunked.txt");
     let (status, _, body) =
-        http_request(&proxy.endpoint(), "PUT", &key, &[("Transfer-Encoding", "chunked")], chunked);
+        http_request(&proxy.endpoint(), "PUT", &key, &[("Transfer-Encoding", "chunked"), AUTH[0]], chunked);
     assert_eq!(status, 200, "{}", text(&body));
-    assert_eq!(http_request(&moto.endpoint(), "GET", &key, &[], b"").2, b"hello world");
+    assert_eq!(http_request(&moto.endpoint(), "GET", &key, &AUTH, b"").2, b"hello world");
     assert_eq!(proxy.injected(), 0);
 
     let injected = FaultProxy::start(&moto.endpoint(), vec![FaultRule::new("get", "", 503, 1)]);
-    let (status, _, body) = http_request(&injected.endpoint(), "GET", &key, &[], b"");
+    let (status, _, body) = http_request(&injected.endpoint(), "GET", &key, &AUTH, b"");
     assert_eq!((status, xml_value(&text(&body), "Code")), (503, "SlowDown"));
-    assert_eq!(http_request(&injected.endpoint(), "GET", &key, &[], b"").2, b"hello world");
+    assert_eq!(http_request(&injected.endpoint(), "GET", &key, &AUTH, b"").2, b"hello world");
 
     // Nothing listens on a port that was just freed.
     let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");

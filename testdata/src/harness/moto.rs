@@ -21,6 +21,14 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// An `Authorization` header for raw HTTP requests to moto's S3 (tests not using the SDK).
+///
+/// moto does not check signatures, but treats requests without `Authorization` as anonymous:
+/// those cannot read objects with the default private ACL (403 with an empty body). The
+/// credential scope also tells moto the service (s3) and region (us-east-1).
+pub const S3_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, \
+     SignedHeaders=host, Signature=0000000000000000000000000000000000000000000000000000000000000000";
+
 /// How long moto may take to answer its first request.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many free ports to try if another process takes the chosen one first.
