@@ -7,6 +7,8 @@
 //! same bytes.
 
 pub mod ebu;
+#[cfg(feature = "harness")]
+pub mod harness;
 pub mod signal;
 pub mod writers;
 
