@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Benchmark of the Lambda path against a local S3 server (moto): binary size, cold start,
+# x-realtime for a 5-minute track and objects/second (see lambda/examples/lambda_bench.rs).
+#
+#   scripts/lambda-bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v cmake >/dev/null || {
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake
+    else
+        echo "cmake is missing (it builds the bundled libopus): install it" >&2; exit 1
+    fi
+}
+bash scripts/s3-venv.sh >/dev/null
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/audioproc-target}"
+cargo build --release --locked -p audioproc-lambda --bin audioproc-lambda
+export AUDIOPROC_LAMBDA_BIN="$CARGO_TARGET_DIR/release/audioproc-lambda"
+cargo run --release --locked -q -p audioproc-lambda --example lambda_bench
