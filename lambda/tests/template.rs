@@ -27,9 +27,9 @@ const DOCUMENTED_VARIABLES: [&str; 10] = [
     "AUDIOPROC_MAX_INPUT_BYTES",
 ];
 
-/// Suffixes of the objects the function writes besides the audio (`<output>.report.json`,
+/// Suffixes of the objects the function writes besides the audio (`<output key>.json`,
 /// `<input key>.error.json`).
-const SIDECAR_SUFFIXES: [&str; 2] = [".report.json", ".error.json"];
+const SIDECAR_SUFFIXES: [&str; 2] = [".json", ".error.json"];
 
 // ---- the loop guard ---------------------------------------------------------------------------
 
@@ -299,7 +299,7 @@ fn cfn_lint_finds_no_errors_or_warnings() {
 
 #[test]
 fn filter_could_match_reports_overlaps() {
-    let outputs = [".flac", ".report.json"];
+    let outputs = [".flac", ".flac.json"];
     // Distinct single segments: never.
     assert!(!filter_could_match("incoming/", "", "processed/", &outputs));
     assert!(!filter_could_match("incoming/", "", "processed/", &[]));
@@ -323,7 +323,7 @@ fn filter_could_match_reports_overlaps() {
         "media/",
         ".wav",
         "media/out/",
-        &[".wav", ".report.json"]
+        &[".wav", ".flac.json"]
     ));
     assert!(filter_could_match(
         "media/",
