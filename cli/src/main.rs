@@ -4,6 +4,7 @@
 //! measurement and processing is in `audioproc-engine`.
 
 mod analyze;
+mod batch;
 mod process;
 mod progress;
 mod remote;
@@ -81,6 +82,30 @@ enum Command {
     /// AWS_ENDPOINT_URL points them at an S3-compatible server.
     #[command(verbatim_doc_comment)]
     Process(process::ProcessArgs),
+    /// Normalise every audio file under SRC into DST, on every core.
+    ///
+    /// SRC and DST are each a directory or s3://bucket/prefix/ (all four combinations). The
+    /// input tree is mirrored, extensions changed to the output format (default flac). Hidden
+    /// files and *.json are left out; --include/--exclude filter further. Each output gets a
+    /// report beside it (OUT.json; on S3 also metadata) recording the source's ETag (or size and
+    /// mtime) and the settings: an input whose output records the same is skipped, so a batch
+    /// that was stopped or killed is finished by running it again (--force redoes everything).
+    /// A bad file is reported and the batch goes on.
+    ///
+    /// SIGINT/SIGTERM: no new files; those in flight get --grace seconds to finish, the rest
+    /// are aborted (no partial outputs, multipart uploads aborted); the report and summary are
+    /// written either way.
+    ///
+    /// Exit status: 0 when every input was processed or skipped, 1 when any failed, 130/143
+    /// when stopped by SIGINT/SIGTERM with no failures, 2 on usage errors.
+    ///
+    /// Examples:
+    ///   audioproc batch music/ out/ --preset streaming --report run.jsonl
+    ///   audioproc batch s3://in-bucket/library/ s3://out-bucket/library/ --format mp3 -j 8
+    ///   audioproc batch s3://in-bucket/library/ out/ --include '**/*.wav' --shard 2/4
+    ///   audioproc batch music/ out/ --dry-run
+    #[command(verbatim_doc_comment)]
+    Batch(batch::BatchArgs),
 }
 
 /// A rayon pool with `jobs` threads (default: one per core).
@@ -94,9 +119,16 @@ pub(crate) fn thread_pool(jobs: Option<usize>) -> anyhow::Result<rayon::ThreadPo
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Batch(args)) = &cli.command {
+        return batch::run(args).unwrap_or_else(|e| {
+            eprintln!("audioproc: {e:#}");
+            ExitCode::from(1)
+        });
+    }
     let outcome = match &cli.command {
         Some(Command::Analyze(args)) => analyze::run(args),
         Some(Command::Process(args)) => process::run_process(args),
+        Some(Command::Batch(_)) => unreachable!("handled above"),
         None if cli.everyday.files.is_empty() => {
             use clap::CommandFactory;
             let _ = Cli::command().print_help();

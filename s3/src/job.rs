@@ -175,6 +175,8 @@ pub struct S3ProcessDocument {
     pub destination: Option<Location>,
     /// Whether a failure was permanent or retryable (`None` on success).
     pub failure: Option<FailureKind>,
+    /// [`ProcessingSpec::canonical`] of the spec applied (`None` in error reports).
+    pub spec: Option<String>,
 }
 
 fn secs(since: Instant) -> f64 {
@@ -256,6 +258,7 @@ pub async fn run(client: &S3Client, job: &Job) -> Result<JobOutcome, S3Error> {
         },
         destination: Some(Location::from(&job.dest)),
         failure: None,
+        spec: Some(spec_id.clone()),
     };
     document.process.elapsed_s = (secs(started) * 1e4).round() / 1e4;
     let json = serde_json::to_vec_pretty(&document).map_err(|e| S3Error::permanent(format!("report: {e}")))?;
@@ -360,6 +363,7 @@ pub async fn write_error_report(
         },
         destination: None,
         failure: Some(error.kind),
+        spec: None,
     };
     let json = serde_json::to_vec_pretty(&document).map_err(|e| S3Error::permanent(format!("report: {e}")))?;
     object::put_bytes(client, &dest, json, "application/json").await?;

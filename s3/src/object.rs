@@ -128,6 +128,21 @@ pub struct PutOptions {
 /// # Errors
 /// As classified by [`S3Error::from_sdk`]; local I/O errors are retryable.
 pub async fn upload_file(client: &S3Client, path: &Path, dest: &ObjectRef, options: &PutOptions) -> Result<String, S3Error> {
+    upload_file_cancellable(client, path, dest, options, &|| false).await
+}
+
+/// [`upload_file`] that gives up (aborting a multipart upload, so nothing is left) as soon as
+/// `cancelled()` is true between parts. A cancelled upload fails with a retryable error.
+///
+/// # Errors
+/// As [`upload_file`].
+pub async fn upload_file_cancellable(
+    client: &S3Client,
+    path: &Path,
+    dest: &ObjectRef,
+    options: &PutOptions,
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<String, S3Error> {
     let size = tokio::fs::metadata(path).await?.len();
     if size <= MULTIPART_THRESHOLD {
         let body = ByteStream::from_path(path)
@@ -159,7 +174,7 @@ pub async fn upload_file(client: &S3Client, path: &Path, dest: &ObjectRef, optio
         .upload_id()
         .ok_or_else(|| S3Error::retryable(format!("CreateMultipartUpload {dest}: no upload id")))?
         .to_owned();
-    match upload_parts(client, path, size, dest, &upload_id).await {
+    match upload_parts(client, path, size, dest, &upload_id, cancelled).await {
         Ok(etag) => Ok(etag),
         Err(e) => {
             abort(client, dest, &upload_id).await;
@@ -168,12 +183,22 @@ pub async fn upload_file(client: &S3Client, path: &Path, dest: &ObjectRef, optio
     }
 }
 
-async fn upload_parts(client: &S3Client, path: &Path, size: u64, dest: &ObjectRef, upload_id: &str) -> Result<String, S3Error> {
+async fn upload_parts(
+    client: &S3Client,
+    path: &Path,
+    size: u64,
+    dest: &ObjectRef,
+    upload_id: &str,
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<String, S3Error> {
     let part_size = PART_SIZE.max(size.div_ceil(MAX_PARTS));
     let mut parts = Vec::new();
     let mut offset = 0u64;
     let mut number = 1i32;
     while offset < size {
+        if cancelled() {
+            return Err(S3Error::retryable(format!("upload of {dest} cancelled")));
+        }
         let len = part_size.min(size - offset);
         let body = ByteStream::read_from()
             .path(path)
@@ -251,4 +276,52 @@ pub async fn delete_quietly(client: &S3Client, obj: &ObjectRef) {
     if let Err(e) = client.delete_object().bucket(&obj.bucket).key(&obj.key).send().await {
         tracing::error!(bucket = %obj.bucket, key = %obj.key, error = %aws_sdk_s3::error::DisplayErrorContext(&e), "could not delete");
     }
+}
+
+/// One object of a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// Its key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Entity tag, with its quotes.
+    pub etag: String,
+}
+
+/// One page (up to 1 000 keys) of the objects under `prefix` in `bucket`, from `token` (`None`
+/// for the first page), and the token of the next page, if there is one.
+///
+/// # Errors
+/// As classified by [`S3Error::from_sdk`].
+pub async fn list_page(
+    client: &S3Client,
+    bucket: &str,
+    prefix: &str,
+    token: Option<String>,
+) -> Result<(Vec<Listed>, Option<String>), S3Error> {
+    let out = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .set_continuation_token(token)
+        .send()
+        .await
+        .map_err(|e| S3Error::from_sdk(&format!("LIST s3://{bucket}/{prefix}"), &e))?;
+    let page = out
+        .contents()
+        .iter()
+        .filter_map(|o| {
+            Some(Listed {
+                key: o.key()?.to_owned(),
+                size: o.size().unwrap_or(0).max(0) as u64,
+                etag: o.e_tag().unwrap_or_default().to_owned(),
+            })
+        })
+        .collect();
+    let next = match out.next_continuation_token() {
+        Some(t) if out.is_truncated() == Some(true) => Some(t.to_owned()),
+        _ => None,
+    };
+    Ok((page, next))
 }
