@@ -305,6 +305,9 @@ pub async fn list_page(
         .bucket(bucket)
         .prefix(prefix)
         .set_continuation_token(token)
+        // Keys may hold characters XML cannot carry (control characters): ask for them
+        // URL-encoded and decode them here.
+        .encoding_type(aws_sdk_s3::types::EncodingType::Url)
         .send()
         .await
         .map_err(|e| S3Error::from_sdk(&format!("LIST s3://{bucket}/{prefix}"), &e))?;
@@ -313,7 +316,7 @@ pub async fn list_page(
         .iter()
         .filter_map(|o| {
             Some(Listed {
-                key: o.key()?.to_owned(),
+                key: crate::location::decode_event_key(o.key()?).ok()?,
                 size: o.size().unwrap_or(0).max(0) as u64,
                 etag: o.e_tag().unwrap_or_default().to_owned(),
             })

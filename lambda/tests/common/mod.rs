@@ -69,8 +69,12 @@ impl S3 {
     }
 
     pub fn keys(&self, bucket: &str) -> Vec<String> {
-        let out = self.rt.block_on(self.client.list_objects_v2().bucket(bucket).send()).unwrap();
-        let mut keys: Vec<String> = out.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
+        let out = self
+            .rt
+            .block_on(self.client.list_objects_v2().bucket(bucket).encoding_type(aws_sdk_s3::types::EncodingType::Url).send())
+            .unwrap();
+        let mut keys: Vec<String> =
+            out.contents().iter().filter_map(|o| audioproc_s3::decode_event_key(o.key()?).ok()).collect();
         keys.sort();
         keys
     }
