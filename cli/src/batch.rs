@@ -58,7 +58,7 @@ pub struct BatchArgs {
     dst: String,
     #[command(flatten)]
     spec: SpecArgs,
-    /// Worker threads for decoding and processing (default: one per core).
+    /// Files processed at once, each on one thread (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
     /// Only inputs whose path under SRC matches this glob (repeatable), e.g. '**/*.wav'.
@@ -363,6 +363,9 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
     let include = globs(&args.include)?;
     let exclude = globs(&args.exclude)?;
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    // Parallel files keep the cores busy: each file on one thread (no hand-offs), so that
+    // `--jobs N` means N cores of processing.
+    audioproc_engine::process::set_pipelined(false);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -851,22 +851,21 @@ fn apply(
     // through a short bounded queue, while this thread decodes, applies and meters: the two
     // halves take about the same time, so a file is written in nearly half the wall time, and
     // memory stays bounded by the queue.
+    // Without pipelining (see `set_pipelined`), the encoder runs inline on this thread.
     let (to_encoder, from_main) = mpsc::sync_channel::<Vec<Vec<f32>>>(ENCODER_QUEUE_BLOCKS);
+    let mut inline = match temp {
+        Some(path) if !pipelined() => Some(open_encoder(path, plan, &layout)?),
+        _ => None,
+    };
     let frames = std::thread::scope(|scope| -> Result<u64> {
-        let writer = temp.map(|path| {
+        let writer = temp.filter(|_| inline.is_none()).map(|path| {
             let layout = &layout;
             scope.spawn(move || -> Result<u64> {
-                let file = File::create(path)?;
-                let mut encoder =
-                    Encoder::new(&plan.encode, plan.out_rate, layout, BufWriter::with_capacity(1 << 20, file))?;
+                let mut encoder = open_encoder(path, plan, layout)?;
                 for block in from_main {
                     encoder.write(&block)?;
                 }
-                let frames = encoder.frames();
-                let sink = encoder.finish()?;
-                let file = sink.into_inner().map_err(|e| Error::Io(e.into_error()))?;
-                file.sync_all()?;
-                Ok(frames)
+                close_encoder(encoder)
             })
         });
         let mut to_encoder = writer.as_ref().map(|_| to_encoder);
@@ -897,6 +896,9 @@ fn apply(
             };
             if ready.first().is_some_and(|p| !p.is_empty()) {
                 meter.process(ready);
+                if let Some(encoder) = inline.as_mut() {
+                    encoder.write(ready)?;
+                }
                 // A closed queue means the encoder stopped on an error: its join below says which.
                 if let Some(tx) = &to_encoder
                     && tx.send(ready.to_vec()).is_err()
@@ -922,11 +924,12 @@ fn apply(
             frames_total,
             sample_rate: plan.in_rate,
         });
-        match writer {
-            Some(handle) => handle
+        match (writer, inline.take()) {
+            (Some(handle), _) => handle
                 .join()
                 .map_err(|_| Error::Encode("the encoder thread panicked".to_owned()))?,
-            None => Ok(0),
+            (None, Some(encoder)) => close_encoder(encoder),
+            (None, None) => Ok(0),
         }
     })?;
     let info = StreamInfo {
@@ -947,6 +950,37 @@ fn apply(
         },
         limiter_reduction: limiter.map_or(0.0, |l| l.max_reduction_db()),
     })
+}
+
+/// An encoder writing to a new file at `path`.
+fn open_encoder(path: &Path, plan: &Plan, layout: &[ChannelRole]) -> Result<Encoder<BufWriter<File>>> {
+    let file = File::create(path)?;
+    Encoder::new(&plan.encode, plan.out_rate, layout, BufWriter::with_capacity(1 << 20, file))
+}
+
+/// Finishes an encoder's file, synced to disk; returns the frames written.
+fn close_encoder(encoder: Encoder<BufWriter<File>>) -> Result<u64> {
+    let frames = encoder.frames();
+    let sink = encoder.finish()?;
+    let file = sink.into_inner().map_err(|e| Error::Io(e.into_error()))?;
+    file.sync_all()?;
+    Ok(frames)
+}
+
+static PIPELINED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Whether one job may run its stages on helper threads: the encoder of pass 2 and the
+/// true-peak measurement (on by default). This nearly halves one file's wall time on a machine
+/// with a free core. Runners that already keep every core busy with separate files (the batch
+/// job) turn it off: parallel files need no hand-offs between threads, so the same cores do
+/// more. Outputs and figures are identical either way.
+pub fn set_pipelined(on: bool) {
+    PIPELINED.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// See [`set_pipelined`].
+pub fn pipelined() -> bool {
+    PIPELINED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A temporary output file in the destination's directory, removed on drop unless persisted.

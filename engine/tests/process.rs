@@ -421,3 +421,25 @@ fn malformed_inputs_fail_cleanly_or_produce_complete_outputs() {
     eprintln!("malformed corpus: {} inputs, {ok} processed, {failed} refused", inputs.len());
     assert!(failed > 0 && ok > 0);
 }
+
+/// Without helper threads (`set_pipelined(false)`, as the batch job runs), the same bytes and the
+/// same figures.
+#[test]
+fn single_threaded_processing_is_identical() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = put(dir.path(), "in.wav", &wav(&moderate(44_100, 2, 3.0), Encoding::Pcm16, WavOptions::default()));
+    for format in [OutputFormat::Flac, OutputFormat::Wav] {
+        let mut s = spec(Preset::Ebu, format);
+        s.mode = PeakMode::Limit;
+        let (a, b) = (dir.path().join(format!("a.{}", format.extension())), dir.path().join(format!("b.{}", format.extension())));
+        audioproc_engine::process::set_pipelined(true);
+        let ra = process_file(&input, &a, &s, Overwrite::Never, &|_| {}).expect("pipelined");
+        audioproc_engine::process::set_pipelined(false);
+        let rb = process_file(&input, &b, &s, Overwrite::Never, &|_| {});
+        audioproc_engine::process::set_pipelined(true);
+        let rb = rb.expect("single-threaded");
+        assert_eq!(std::fs::read(&a).expect("a"), std::fs::read(&b).expect("b"), "{format:?}");
+        assert_eq!(ra.output.loudness, rb.output.loudness);
+        assert_eq!(ra.input.loudness, rb.input.loudness);
+    }
+}

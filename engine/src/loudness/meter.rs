@@ -244,7 +244,8 @@ impl LoudnessMeter {
 /// Blocks queued for a [`ThreadedMeter`]'s true-peak thread.
 const TRUE_PEAK_QUEUE_BLOCKS: usize = 8;
 
-/// A [`LoudnessMeter`] that measures the true peak on a second thread.
+/// A [`LoudnessMeter`] that measures the true peak on a second thread (or on the caller's,
+/// when [`crate::process::set_pipelined`] turned helper threads off).
 ///
 /// True-peak oversampling costs about as much as the rest of the meter together, so splitting
 /// it off nearly halves the wall time of a measurement on a machine with a free core; the
@@ -263,6 +264,11 @@ impl ThreadedMeter {
     /// # Errors
     /// As [`LoudnessMeter::new`], and [`Error::Io`] if the thread cannot be started.
     pub fn new(sample_rate: u32, weights: &[f64]) -> Result<Self> {
+        if !crate::process::pipelined() {
+            // One thread: the plain meter measures the true peak itself.
+            let meter = LoudnessMeter::new(sample_rate, weights, MeterOptions { true_peak: true })?;
+            return Ok(ThreadedMeter { meter, queue: None, worker: None });
+        }
         let meter = LoudnessMeter::new(sample_rate, weights, MeterOptions { true_peak: false })?;
         let (queue, blocks) = std::sync::mpsc::sync_channel::<Vec<Vec<f32>>>(TRUE_PEAK_QUEUE_BLOCKS);
         let mut peaks = vec![TruePeak::new(sample_rate); weights.len()];
