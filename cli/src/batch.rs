@@ -344,7 +344,7 @@ struct Upload {
 /// What the reporter receives.
 enum Event {
     /// One input's line, and its in-flight id.
-    Line(Line, Option<u64>),
+    Line(Box<Line>, Option<u64>),
     /// Everything has been reported.
     Finish,
     /// The grace period is over: report what is still in flight as interrupted, and stop.
@@ -545,7 +545,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
                     Some(format!("listing {}: {e}", shared.src.display())),
                 );
                 line.source = shared.src.display();
-                let _ = events.send(Event::Line(line, None));
+                let _ = events.send(Event::Line(Box::new(line), None));
             }
         })
     };
@@ -574,7 +574,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
                         }
                         Ok(None) => {}
                         Err(line) => {
-                            let _ = events.send(Event::Line(*line, Some(id)));
+                            let _ = events.send(Event::Line(line, Some(id)));
                         }
                     }
                 });
@@ -595,7 +595,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
                 let (shared, events) = (Arc::clone(&shared), events.clone());
                 tasks.spawn(async move {
                     let line = publish_s3(&shared, &up).await;
-                    let _ = events.send(Event::Line(line, Some(up.id)));
+                    let _ = events.send(Event::Line(Box::new(line), Some(up.id)));
                     drop(slot);
                 });
             }
@@ -897,11 +897,11 @@ fn process_one(shared: &Shared, work: Work, uploads: &tokio::sync::mpsc::Sender<
         .tempfile_in(tmp_dir)
     {
         Ok(t) => t.into_temp_path(),
-        Err(e) => return Some(Event::Line(Line::new(&item, Some(&dest), "failed", Some(format!("temporary file: {e}"))), Some(id))),
+        Err(e) => return Some(Event::Line(Box::new(Line::new(&item, Some(&dest), "failed", Some(format!("temporary file: {e}")))), Some(id))),
     };
     let report = match process_file(&input, &output, &shared.spec, Overwrite::Replace, &|_| {}) {
         Ok(r) => r,
-        Err(e) => return Some(Event::Line(Line::new(&item, Some(&dest), "failed", Some(e.to_string())), Some(id))),
+        Err(e) => return Some(Event::Line(Box::new(Line::new(&item, Some(&dest), "failed", Some(e.to_string()))), Some(id))),
     };
     drop(_download);
     let process_s = started.elapsed().as_secs_f64();
@@ -911,7 +911,7 @@ fn process_one(shared: &Shared, work: Work, uploads: &tokio::sync::mpsc::Sender<
             // Blocks while the uploaders are busy: back-pressure on the pool.
             if let Err(e) = uploads.blocking_send(up) {
                 let up = e.0;
-                return Some(Event::Line(Line::new(&up.item, None, "failed", Some("stopped before upload".to_owned())), Some(up.id)));
+                return Some(Event::Line(Box::new(Line::new(&up.item, None, "failed", Some("stopped before upload".to_owned()))), Some(up.id)));
             }
             None
         }
@@ -922,7 +922,7 @@ fn process_one(shared: &Shared, work: Work, uploads: &tokio::sync::mpsc::Sender<
                 Err(e) => Line::new(&item, Some(&Dest::Local(path)), "failed", Some(e)),
             };
             drop(permit);
-            Some(Event::Line(line, Some(id)))
+            Some(Event::Line(Box::new(line), Some(id)))
         }
     }
 }
@@ -993,10 +993,10 @@ fn remove_stale_tmp_dirs(dst: &Path) {
     let Ok(entries) = std::fs::read_dir(dst) else { return };
     for e in entries.filter_map(Result::ok) {
         let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name.strip_prefix(".audioproc-tmp-") {
-            if !Path::new("/proc").join(pid).exists() {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
+        if let Some(pid) = name.strip_prefix(".audioproc-tmp-")
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
         }
     }
 }

@@ -260,10 +260,11 @@ pub fn run_process(args: &ProcessArgs) -> anyhow::Result<bool> {
     spec.validate()?;
     let (input, output) = (Place::parse(&args.input)?, Place::parse(&args.output)?);
     if input.is_s3() || output.is_s3() {
-        if let (Place::S3(a), Place::S3(b)) = (&input, &output) {
-            if a.bucket == b.bucket && a.key == b.key {
-                bail!("the output is the input: write the result under another key");
-            }
+        if let (Place::S3(a), Place::S3(b)) = (&input, &output)
+            && a.bucket == b.bucket
+            && a.key == b.key
+        {
+            bail!("the output is the input: write the result under another key");
         }
         let start = Instant::now();
         let bar = JobBar::new(&args.input.display().to_string(), !args.json);

@@ -15,6 +15,8 @@
 //! Before any S3 call, buckets outside `AUDIOPROC_ALLOWED_BUCKETS` are refused and keys under the
 //! output prefix of the output bucket are ignored (our own outputs: no recursion).
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod config;
 pub mod events;
 pub mod handler;

@@ -11,6 +11,8 @@
 //! The DSP never sees an AWS type: the job downloads to a file, calls
 //! [`audioproc_engine::process::process_file`] on a blocking thread and uploads the result.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod client;
 pub mod error;
 pub mod job;
