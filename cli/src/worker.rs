@@ -273,6 +273,7 @@ async fn serve(worker: Arc<Worker>, jobs: usize, grace: Duration, health_port: O
         }
     }
 
+    while tasks.try_join_next().is_some() {}
     if !tasks.is_empty() {
         info!(in_flight = tasks.len(), grace_s = grace.as_secs(), "waiting for in-flight messages");
     }
