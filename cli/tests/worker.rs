@@ -6,7 +6,9 @@
 //!   nothing else does; SIGTERM stops the survivor with exit status 0;
 //! - `/healthz` and `/readyz`, ready against moto and not ready with a bogus queue;
 //! - a corrupt object gets its `.error.json` and its message is deleted (not dead-lettered);
-//!   test events and notifications of our own outputs are deleted without work.
+//!   test events and notifications of our own outputs are deleted without work;
+//! - a retryable failure (S3 answering 500 through a fault-injecting proxy, with S3 and SQS on
+//!   separate endpoints) brings the message back, and the next delivery completes it.
 #![allow(clippy::unwrap_used)]
 
 #[path = "../../lambda/tests/common/mod.rs"]
@@ -19,6 +21,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use audioproc_testdata::harness::fault_proxy::{FaultProxy, FaultRule};
 use audioproc_testdata::harness::moto::MotoServer;
 use aws_sdk_sqs::types::QueueAttributeName;
 use common::{S3, bucket, s3_event, wav};
@@ -392,6 +395,35 @@ fn corrupt_objects_get_an_error_report_and_their_message_is_deleted() {
     for (status, n) in [("permanent_failure", 1), ("written", 1), ("test_event", 1), ("ignored", 1), ("done", 2)] {
         assert_eq!(statuses.get(status).copied(), Some(n), "{status}: {statuses:?}\n{}", worker.logs());
     }
+    worker.terminate();
+    assert!(worker.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", worker.logs());
+}
+
+#[test]
+fn a_retryable_failure_brings_the_message_back() {
+    let moto = MotoServer::shared();
+    let (s3, sqs) = (S3::new(&moto.endpoint()), Sqs::new(&moto.endpoint()));
+    let b = bucket("retry");
+    s3.create_bucket(&b);
+    s3.put(&b, "in/retry.wav", wav(2.0, 11));
+    let (queue, dlq) = sqs.with_dlq(&format!("retry-{}", std::process::id()), 2);
+    sqs.send(&queue, &s3_event(&b, "in/retry.wav").to_string());
+    // Every attempt the SDK makes at the output's PUT fails once (the report's goes through).
+    let proxy = FaultProxy::start(&moto.endpoint(), vec![FaultRule::new("PUT", "retry.flac?x-id=PutObject", 500, 4)]);
+    // S3 through the proxy, SQS straight to moto, and nothing on the generic endpoint.
+    let env = [
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("AWS_ENDPOINT_URL_S3", &proxy.endpoint()),
+        ("AWS_ENDPOINT_URL_SQS", &moto.endpoint()),
+    ];
+    let mut worker = Worker::start_with(&queue, &format!("s3://{b}/out/"), &[], &env);
+    wait_until(Duration::from_secs(40), "the retried output", || s3.head(&b, "out/in/retry.flac").is_some() && sqs.count(&queue) == 0, || worker.logs());
+    assert_eq!(proxy.injected(), 4);
+    assert_eq!(sqs.count(&dlq), 0);
+    let events = worker.events();
+    let with = |field: &str, value: &str| events.iter().filter(|e| e["fields"][field] == value).count();
+    assert_eq!((with("status", "retryable_failure"), with("status", "retry"), with("status", "written")), (1, 1, 1), "{}", worker.logs());
+    assert!(events.iter().any(|e| e["fields"]["status"] == "written" && e["span"]["receive_count"] == 2), "{}", worker.logs());
     worker.terminate();
     assert!(worker.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", worker.logs());
 }
