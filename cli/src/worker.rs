@@ -123,9 +123,14 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<bool> {
         Some(Err(e)) => return Err(e.into()),
         None => bail!("--output {}: expected s3://bucket/prefix/", args.output),
     };
-    let spec = args.spec.spec(args.spec.format.unwrap_or(OutputFormat::Flac));
+    let spec = args
+        .spec
+        .spec(args.spec.format.unwrap_or(OutputFormat::Flac));
     spec.validate()?;
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)).max(1);
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -143,7 +148,13 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<bool> {
             work_dir: std::env::temp_dir(),
             in_flight: Mutex::new(HashMap::new()),
         });
-        serve(worker, jobs, Duration::from_secs(args.grace), args.health_port).await
+        serve(
+            worker,
+            jobs,
+            Duration::from_secs(args.grace),
+            args.health_port,
+        )
+        .await
     });
     // Processing threads still running after the grace period are not waited for.
     runtime.shutdown_background();
@@ -154,7 +165,9 @@ fn init_logging() {
     use tracing_subscriber::EnvFilter;
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
@@ -173,10 +186,16 @@ async fn reached(stage: &watch::Receiver<Stage>, at_least: Stage) {
 async fn watch_signals(stage: Arc<watch::Sender<Stage>>) -> anyhow::Result<()> {
     let advance = move |name: &str| {
         if *stage.borrow() == Stage::Running {
-            info!(signal = name, "stopping: no more receives; in-flight messages finish");
+            info!(
+                signal = name,
+                "stopping: no more receives; in-flight messages finish"
+            );
             stage.send_replace(Stage::Draining);
         } else {
-            warn!(signal = name, "second signal: not waiting for in-flight messages");
+            warn!(
+                signal = name,
+                "second signal: not waiting for in-flight messages"
+            );
             stage.send_replace(Stage::Abandon);
         }
     };
@@ -205,7 +224,12 @@ async fn watch_signals(stage: Arc<watch::Sender<Stage>>) -> anyhow::Result<()> {
 }
 
 /// The receive loop, then the drain.
-async fn serve(worker: Arc<Worker>, jobs: usize, grace: Duration, health_port: Option<u16>) -> anyhow::Result<bool> {
+async fn serve(
+    worker: Arc<Worker>,
+    jobs: usize,
+    grace: Duration,
+    health_port: Option<u16>,
+) -> anyhow::Result<bool> {
     let (stage_tx, stage) = watch::channel(Stage::Running);
     let stage_tx = Arc::new(stage_tx);
     watch_signals(Arc::clone(&stage_tx)).await?;
@@ -275,7 +299,11 @@ async fn serve(worker: Arc<Worker>, jobs: usize, grace: Duration, health_port: O
 
     while tasks.try_join_next().is_some() {}
     if !tasks.is_empty() {
-        info!(in_flight = tasks.len(), grace_s = grace.as_secs(), "waiting for in-flight messages");
+        info!(
+            in_flight = tasks.len(),
+            grace_s = grace.as_secs(),
+            "waiting for in-flight messages"
+        );
     }
     let drained = tokio::select! {
         r = tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }) => r.is_ok(),
@@ -284,9 +312,14 @@ async fn serve(worker: Arc<Worker>, jobs: usize, grace: Duration, health_port: O
     if !drained {
         let unfinished: Vec<(String, String)> = worker.in_flight().drain().collect();
         tasks.abort_all();
-        warn!(unfinished = unfinished.len(), "stopping before in-flight messages finished: handing them back to the queue");
+        warn!(
+            unfinished = unfinished.len(),
+            "stopping before in-flight messages finished: handing them back to the queue"
+        );
         for (id, receipt) in unfinished {
-            if let Err(e) = queue::change_visibility(&worker.sqs, &worker.queue, &receipt, Duration::ZERO).await {
+            if let Err(e) =
+                queue::change_visibility(&worker.sqs, &worker.queue, &receipt, Duration::ZERO).await
+            {
                 warn!(message_id = %id, error = %e, "could not hand the message back: it reappears when its visibility runs out");
             }
         }
@@ -302,7 +335,9 @@ fn retry_delay(visibility: Duration) -> Duration {
 
 impl Worker {
     fn in_flight(&self) -> MutexGuard<'_, HashMap<String, String>> {
-        self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn handle(&self, message: Received) {
@@ -330,11 +365,15 @@ impl Worker {
             Ok(Notification::Objects(targets)) => targets,
         };
 
-        self.in_flight().insert(message.id.clone(), message.receipt_handle.clone());
+        self.in_flight()
+            .insert(message.id.clone(), message.receipt_handle.clone());
         let work = async {
             let mut retry = false;
             for target in targets {
-                retry |= matches!(self.run_target(target).await, ObjectStatus::RetryableFailure);
+                retry |= matches!(
+                    self.run_target(target).await,
+                    ObjectStatus::RetryableFailure
+                );
             }
             retry
         };
@@ -345,11 +384,19 @@ impl Worker {
         self.in_flight().remove(&message.id);
 
         if retry {
-            warn!(status = "retry", total_s = started.elapsed().as_secs_f64(), "message kept for a retry");
+            warn!(
+                status = "retry",
+                total_s = started.elapsed().as_secs_f64(),
+                "message kept for a retry"
+            );
             self.retry_later(&message).await;
         } else {
             self.delete(&message).await;
-            info!(status = "done", total_s = started.elapsed().as_secs_f64(), "message done");
+            info!(
+                status = "done",
+                total_s = started.elapsed().as_secs_f64(),
+                "message done"
+            );
         }
     }
 
@@ -359,7 +406,10 @@ impl Worker {
         let period = (self.visibility / 3).max(Duration::from_millis(500));
         loop {
             tokio::time::sleep(period).await;
-            if let Err(e) = queue::change_visibility(&self.sqs, &self.queue, receipt_handle, self.visibility).await {
+            if let Err(e) =
+                queue::change_visibility(&self.sqs, &self.queue, receipt_handle, self.visibility)
+                    .await
+            {
                 // Another worker may get it too; the job is idempotent, so carry on.
                 warn!(error = %e, "could not extend the message's visibility");
             }
@@ -375,7 +425,9 @@ impl Worker {
 
     async fn retry_later(&self, message: &Received) {
         let delay = retry_delay(self.visibility);
-        if let Err(e) = queue::change_visibility(&self.sqs, &self.queue, &message.receipt_handle, delay).await {
+        if let Err(e) =
+            queue::change_visibility(&self.sqs, &self.queue, &message.receipt_handle, delay).await
+        {
             warn!(error = %e, "could not shorten the message's visibility: it reappears when it runs out");
         }
     }
@@ -412,7 +464,7 @@ impl Worker {
             Ok(job) => job::run(&self.s3, job).await,
             Err(e) => Err(S3Error::permanent(e.message.clone())),
         };
-        let status = match result {
+        match result {
             Ok(JobOutcome::Written(w)) => {
                 let o = &w.process.output.loudness;
                 info!(
@@ -459,7 +511,6 @@ impl Worker {
                     }
                 }
             }
-        };
-        status
+        }
     }
 }
