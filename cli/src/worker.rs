@@ -131,6 +131,12 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<bool> {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
         .max(1);
+    // Files in progress live here; removed on exit (after SIGKILL it stays: the systemd unit
+    // of the fleet empties its cache directory before each start).
+    let work_dir = tempfile::Builder::new()
+        .prefix("audioproc-worker-")
+        .tempdir()
+        .context("creating the work directory in $TMPDIR")?;
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -145,7 +151,7 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<bool> {
             spec,
             visibility: Duration::from_secs(args.visibility),
             max_input_bytes: args.max_input_bytes,
-            work_dir: std::env::temp_dir(),
+            work_dir: work_dir.path().to_owned(),
             in_flight: Mutex::new(HashMap::new()),
         });
         serve(
@@ -158,6 +164,7 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<bool> {
     });
     // Processing threads still running after the grace period are not waited for.
     runtime.shutdown_background();
+    drop(work_dir);
     outcome
 }
 
@@ -310,8 +317,10 @@ async fn serve(
         () = reached(&stage, Stage::Abandon) => false,
     };
     if !drained {
-        let unfinished: Vec<(String, String)> = worker.in_flight().drain().collect();
+        // Cancel the tasks first (their heartbeats too), then hand their messages back.
         tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        let unfinished: Vec<(String, String)> = worker.in_flight().drain().collect();
         warn!(
             unfinished = unfinished.len(),
             "stopping before in-flight messages finished: handing them back to the queue"

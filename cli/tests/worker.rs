@@ -7,6 +7,8 @@
 //! - `/healthz` and `/readyz`, ready against moto and not ready with a bogus queue;
 //! - a corrupt object gets its `.error.json` and its message is deleted (not dead-lettered);
 //!   test events and notifications of our own outputs are deleted without work;
+//! - SIGTERM with a message still in progress after the grace period hands it back to the queue
+//!   at once, and another worker completes it;
 //! - a retryable failure (S3 answering 500 through a fault-injecting proxy, with S3 and SQS on
 //!   separate endpoints) brings the message back, and the next delivery completes it.
 #![allow(clippy::unwrap_used)]
@@ -168,28 +170,23 @@ impl Worker {
             }
         }
         cmd.args([
-            "worker",
-            "--queue",
-            queue,
-            "--output",
-            output,
-            "--visibility",
-            VISIBILITY,
-            "--jobs",
-            "2",
-        ])
-        .args(extra)
-        .env("AWS_ENDPOINT_URL", MotoServer::shared().endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("RUST_LOG", "info")
-        .env("TMPDIR", dir.path())
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
+            "worker", "--queue", queue, "--output", output, "--jobs", "2",
+        ]);
+        if !extra.contains(&"--visibility") {
+            cmd.args(["--visibility", VISIBILITY]);
+        }
+        cmd.args(extra)
+            .env("AWS_ENDPOINT_URL", MotoServer::shared().endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUST_LOG", "info")
+            .env("TMPDIR", dir.path())
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
         let child = cmd.spawn().unwrap();
         Worker {
             child,
@@ -667,5 +664,69 @@ fn a_retryable_failure_brings_the_message_back() {
             .is_some_and(|s| s.success()),
         "{}",
         worker.logs()
+    );
+}
+
+#[test]
+fn sigterm_hands_unfinished_messages_back() {
+    let moto = MotoServer::shared();
+    let (s3, sqs) = (S3::new(&moto.endpoint()), Sqs::new(&moto.endpoint()));
+    let b = bucket("handback");
+    s3.create_bucket(&b);
+    // Long enough to be still in progress when the signal arrives.
+    s3.put(&b, "in/long.wav", wav(120.0, 3));
+    let queue = sqs.create(
+        &format!("handback-{}", std::process::id()),
+        &[(QueueAttributeName::VisibilityTimeout, VISIBILITY.to_owned())],
+    );
+    sqs.send(&queue, &s3_event(&b, "in/long.wav").to_string());
+    let output = format!("s3://{b}/out/");
+
+    let mut first = Worker::start(&queue, &output, &["--grace", "0", "--visibility", "600"]);
+    wait_until(
+        Duration::from_secs(20),
+        "the message to be received",
+        || first.logs().contains("message received"),
+        || first.logs(),
+    );
+    first.terminate();
+    let status = first.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        first.logs()
+    );
+    assert!(
+        first.logs().contains("handing them back"),
+        "{}",
+        first.logs()
+    );
+    // Visible again at once, not after the 600 s the worker received it for.
+    let visible = || sqs.attribute(&queue, QueueAttributeName::ApproximateNumberOfMessages);
+    wait_until(
+        Duration::from_secs(3),
+        "the message to be visible again",
+        || visible() == "1",
+        || first.logs(),
+    );
+    assert!(
+        s3.head(&b, "out/in/long.flac").is_none(),
+        "written despite the stop"
+    );
+
+    let mut second = Worker::start(&queue, &output, &[]);
+    wait_until(
+        Duration::from_secs(40),
+        "the second worker's output",
+        || s3.head(&b, "out/in/long.flac").is_some() && sqs.count(&queue) == 0,
+        || second.logs(),
+    );
+    second.terminate();
+    assert!(
+        second
+            .wait_exit(Duration::from_secs(10))
+            .is_some_and(|s| s.success()),
+        "{}",
+        second.logs()
     );
 }
