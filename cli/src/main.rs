@@ -9,6 +9,7 @@ mod process;
 mod progress;
 mod remote;
 mod report;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -106,6 +107,22 @@ enum Command {
     ///   audioproc batch music/ out/ --dry-run
     #[command(verbatim_doc_comment)]
     Batch(batch::BatchArgs),
+    /// Process the S3 objects named by the S3 event notifications of an SQS queue, until
+    /// SIGTERM (one member of a worker fleet: see cli/deploy/FLEET.md).
+    ///
+    /// Each object becomes OUTPUT_PREFIX + its key with the format's extension (default flac),
+    /// with metadata and a JSON report beside it, exactly as `audioproc process s3://… -o s3://…`
+    /// and the Lambda function write it; an output that already records the same source ETag and
+    /// settings is left alone, so a message delivered twice does no harm. A message is deleted
+    /// when all its objects are done or failed permanently (recorded in KEY.error.json); a
+    /// retryable failure makes it reappear shortly; a message that is not an S3 notification is
+    /// left to the queue's redrive policy. JSON log lines on stderr (RUST_LOG sets the level).
+    ///
+    /// Examples:
+    ///   audioproc worker --queue https://sqs.eu-west-1.amazonaws.com/123456789012/audio \
+    ///       --output s3://music-out/processed/ --preset streaming --health-port 8080
+    #[command(verbatim_doc_comment)]
+    Worker(worker::WorkerArgs),
 }
 
 /// A rayon pool with `jobs` threads (default: one per core).
@@ -129,6 +146,7 @@ fn main() -> ExitCode {
         Some(Command::Analyze(args)) => analyze::run(args),
         Some(Command::Process(args)) => process::run_process(args),
         Some(Command::Batch(_)) => unreachable!("handled above"),
+        Some(Command::Worker(args)) => worker::run(args),
         None if cli.everyday.files.is_empty() => {
             use clap::CommandFactory;
             let _ = Cli::command().print_help();

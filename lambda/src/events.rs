@@ -1,5 +1,6 @@
 //! Recognising the events the function accepts and extracting the objects they name.
 
+use audioproc_s3::notification::{Notification, objects_in, str_at};
 use audioproc_s3::{ObjectRef, S3Error, decode_event_key};
 use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::Value;
@@ -73,40 +74,19 @@ pub fn parse(event: &Value) -> Result<Incoming, String> {
                     .collect(),
             ))
         }
-        Some("aws:s3") => {
-            // Read leniently (only the fields used): relays and tools often drop the rest.
-            let records = event.get("Records").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
-            Ok(Incoming::Objects(
-                records
-                    .iter()
-                    .filter(|r| str_at(r, &["eventName"]).is_none_or(|n| n.starts_with("ObjectCreated")))
-                    .map(|r| {
-                        let bucket = str_at(r, &["s3", "bucket", "name"])
-                            .ok_or_else(|| S3Error::permanent("S3 record without s3.bucket.name"))?;
-                        let key = str_at(r, &["s3", "object", "key"])
-                            .ok_or_else(|| S3Error::permanent("S3 record without s3.object.key"))?;
-                        let version_id = str_at(r, &["s3", "object", "versionId"]).filter(|v| !v.is_empty());
-                        Ok(ObjectRef {
-                            bucket: bucket.to_owned(),
-                            key: decode_event_key(key)?,
-                            version_id: version_id.map(str::to_owned),
-                        })
-                    })
-                    .collect(),
-            ))
+        _ if event.get("Records").is_none() && event.get("Type").is_none() => {
+            Err("not an S3, SQS, EventBridge or S3 Batch Operations event".to_owned())
         }
-        Some(other) => Err(format!("unsupported event source {other:?}")),
-        None if event.get("Records").is_some() => Ok(Incoming::Objects(Vec::new())),
-        None => Err("not an S3, SQS, EventBridge or S3 Batch Operations event".to_owned()),
+        // S3 notifications (or an SNS envelope of one): read as the queue worker reads them.
+        _ => match objects_in(event)? {
+            Notification::Objects(targets) => Ok(Incoming::Objects(targets)),
+            Notification::Test => Ok(Incoming::Test),
+        },
     }
 }
 
 fn is_test_event(event: &Value) -> bool {
     event.get("Event").and_then(Value::as_str) == Some("s3:TestEvent")
-}
-
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter().try_fold(v, |v, k| v.get(k)).and_then(Value::as_str)
 }
 
 fn parse_eventbridge(event: &Value) -> Result<Target, String> {

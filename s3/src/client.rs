@@ -26,8 +26,23 @@ pub const MAX_ATTEMPTS: u32 = 4;
 /// server; then path-style addressing is used and checksums are only sent where required,
 /// which local servers handle. Timeouts and retries as the constants above.
 pub async fn client_from_env() -> S3Client {
+    let shared = shared_config().await;
+    let mut config = aws_sdk_s3::config::Builder::from(&shared);
+    if custom_endpoint().is_some() {
+        config = config
+            .force_path_style(true)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+    }
+    S3Client::from_conf(config.build())
+}
+
+/// The shared configuration every client of this crate starts from: the standard chain
+/// (credentials, region defaulting to us-east-1, `AWS_ENDPOINT_URL` and the service-specific
+/// `AWS_ENDPOINT_URL_<SERVICE>`) with the timeouts and retries above.
+pub async fn shared_config() -> aws_config::SdkConfig {
     let region = RegionProviderChain::default_provider().or_else("us-east-1");
-    let shared = aws_config::defaults(BehaviorVersion::v2026_01_12())
+    aws_config::defaults(BehaviorVersion::v2026_01_12())
         .region(region)
         .timeout_config(
             TimeoutConfig::builder()
@@ -38,15 +53,7 @@ pub async fn client_from_env() -> S3Client {
         )
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .load()
-        .await;
-    let mut config = aws_sdk_s3::config::Builder::from(&shared);
-    if custom_endpoint().is_some() {
-        config = config
-            .force_path_style(true)
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
-    }
-    S3Client::from_conf(config.build())
+        .await
 }
 
 /// The S3 endpoint set in the environment, if any (never from an event).

@@ -1,0 +1,345 @@
+//! Checks on `cli/deploy/fleet.yaml`, the CloudFormation template of the worker fleet:
+//!
+//! - cfn-lint 1.51 (installed by `scripts/s3-venv.sh`) finds no error and no warning;
+//! - the systemd unit in the user data restarts the worker always and stops it with SIGTERM,
+//!   waiting longer than the worker's grace period;
+//! - the S3 notification can never name an object the workers write (the loop guard).
+//!
+//! Only std: the template is read with a line scanner that understands the block-style YAML it
+//! is written in (long-form intrinsics such as `Fn::Sub:`, never `!Sub` tags).
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+const TEMPLATE: &str = include_str!("../deploy/fleet.yaml");
+
+/// The only prefix pattern the checks accept: one non-empty path segment of characters that
+/// can't be '/', then '/'. Two different such values are never prefixes of each other.
+const SINGLE_SEGMENT: &str = "^[A-Za-z0-9._-]+/$";
+
+// ---- a line scanner for the template's block-style YAML ---------------------------------------
+
+/// One meaningful line: its indentation (a `- ` list marker counts as indentation) and its text.
+#[derive(Clone, Copy, Debug)]
+struct Line<'a> {
+    indent: usize,
+    text: &'a str,
+}
+
+impl<'a> Line<'a> {
+    /// `key` of a `key: value` or `key:` line.
+    fn key(&self) -> Option<&'a str> {
+        if let Some(k) = self.text.strip_suffix(':')
+            && !k.contains(": ")
+        {
+            return Some(k);
+        }
+        self.text.split_once(": ").map(|(k, _)| k)
+    }
+
+    /// The inline value of a `key: value` line, unquoted.
+    fn value(&self) -> Option<String> {
+        self.text.split_once(": ").map(|(_, v)| unquote(v.trim()))
+    }
+}
+
+fn unquote(v: &str) -> String {
+    if v.len() >= 2 && v.starts_with('\'') && v.ends_with('\'') {
+        v[1..v.len() - 1].replace("''", "'")
+    } else if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
+        v[1..v.len() - 1].to_owned()
+    } else {
+        v.to_owned()
+    }
+}
+
+/// The template's lines, less blank and comment lines.
+fn scan(text: &str) -> Vec<Line<'_>> {
+    text.lines()
+        .filter_map(|raw| {
+            let trimmed = raw.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                return None;
+            }
+            let mut indent = raw.len() - trimmed.len();
+            let mut text = trimmed;
+            while let Some(rest) = text.strip_prefix("- ") {
+                indent += 2 + (rest.len() - rest.trim_start().len());
+                text = rest.trim_start();
+            }
+            Some(Line {
+                indent,
+                text: text.trim_end(),
+            })
+        })
+        .collect()
+}
+
+/// The lines nested under the line at `at`.
+fn children<'s, 'a>(lines: &'s [Line<'a>], at: usize) -> &'s [Line<'a>] {
+    let indent = lines[at].indent;
+    let end = lines[at + 1..]
+        .iter()
+        .position(|l| l.indent <= indent)
+        .map_or(lines.len(), |n| at + 1 + n);
+    &lines[at + 1..end]
+}
+
+/// The block under the nested keys `path`.
+fn block_at<'s, 'a>(mut block: &'s [Line<'a>], path: &[&str]) -> Option<&'s [Line<'a>]> {
+    for key in path {
+        let base = block.first()?.indent;
+        let at = block
+            .iter()
+            .position(|l| l.indent == base && l.key() == Some(*key))?;
+        block = children(block, at);
+    }
+    Some(block)
+}
+
+/// A scalar property of a template parameter.
+fn parameter(lines: &[Line<'_>], name: &str, property: &str) -> String {
+    block_at(lines, &["Parameters", name])
+        .and_then(|b| {
+            b.iter()
+                .find(|l| l.key() == Some(property))
+                .and_then(Line::value)
+        })
+        .unwrap_or_else(|| panic!("template: Parameters.{name}.{property} not found"))
+}
+
+/// The lines of the systemd unit the user data writes (between `<<'UNIT'` and `UNIT`), without
+/// the block's indentation.
+fn systemd_unit(text: &str) -> Vec<String> {
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.contains("/etc/systemd/system/audioproc-worker.service <<'UNIT'"));
+    assert!(
+        lines.next().is_some(),
+        "the user data doesn't write /etc/systemd/system/audioproc-worker.service"
+    );
+    lines
+        .take_while(|l| l.trim() != "UNIT")
+        .map(|l| l.trim().to_owned())
+        .collect()
+}
+
+/// The value of `key=` in the unit's `[Service]` section.
+fn service_setting<'u>(unit: &'u [String], key: &str) -> Option<&'u str> {
+    unit.iter()
+        .skip_while(|l| *l != "[Service]")
+        .take_while(|l| !l.starts_with('[') || *l == "[Service]")
+        .find_map(|l| l.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
+}
+
+/// The value after `flag` in a command line.
+fn flag_value<'c>(command: &'c str, flag: &str) -> Option<&'c str> {
+    let mut words = command.split_whitespace();
+    words.by_ref().find(|w| *w == flag)?;
+    words.next()
+}
+
+/// Whether `value` matches [`SINGLE_SEGMENT`].
+fn is_single_segment(value: &str) -> bool {
+    value.strip_suffix('/').is_some_and(|segment| {
+        !segment.is_empty()
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    })
+}
+
+// ---- tests ------------------------------------------------------------------------------------
+
+fn cfn_lint_binary() -> PathBuf {
+    if let Some(bin) = env::var_os("AUDIOPROC_CFN_LINT") {
+        return PathBuf::from(bin);
+    }
+    let venv = env::var_os("AUDIOPROC_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env::var_os("HOME").expect("HOME is not set (or set AUDIOPROC_VENV)"))
+                .join(".cache/audioproc-venv")
+        });
+    venv.join("bin").join("cfn-lint")
+}
+
+#[test]
+fn cfn_lint_finds_no_errors_or_warnings() {
+    let bin = cfn_lint_binary();
+    let version = Command::new(&bin).arg("--version").output().unwrap_or_else(|e| {
+        panic!(
+            "cannot run {}: {e}\nrun `bash scripts/s3-venv.sh` to install cfn-lint 1.51 (or set AUDIOPROC_CFN_LINT)",
+            bin.display()
+        )
+    });
+    let version_text = String::from_utf8_lossy(&version.stdout);
+    assert!(
+        version.status.success() && version_text.trim().starts_with("cfn-lint 1.51."),
+        "{} --version says {:?}: cfn-lint 1.51.x is required; run `bash scripts/s3-venv.sh`",
+        bin.display(),
+        version_text.trim()
+    );
+    let template = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/fleet.yaml");
+    let out = Command::new(&bin)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--regions", "us-east-1", "eu-west-1", "--"])
+        .arg(&template)
+        .output()
+        .expect("cfn-lint runs");
+    assert!(
+        out.status.success(),
+        "cfn-lint {} exited with {} (2 = errors, 4 = warnings):\n{}{}",
+        template.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn intrinsics_are_long_form() {
+    for (n, line) in TEMPLATE.lines().enumerate() {
+        let code = line.split(" #").next().unwrap_or_default();
+        assert!(
+            !code.contains(": !") && !code.trim_start().starts_with("- !"),
+            "line {}: short-form tag: {line}",
+            n + 1
+        );
+    }
+}
+
+#[test]
+fn systemd_unit_restarts_always_and_stops_gracefully() {
+    let unit = systemd_unit(TEMPLATE);
+    assert_eq!(
+        service_setting(&unit, "Restart"),
+        Some("always"),
+        "{unit:#?}"
+    );
+    assert_eq!(
+        service_setting(&unit, "KillSignal"),
+        Some("SIGTERM"),
+        "{unit:#?}"
+    );
+    let exec = service_setting(&unit, "ExecStart").expect("no ExecStart");
+    assert!(
+        exec.starts_with("/opt/audioproc/bin/audioproc worker "),
+        "{exec}"
+    );
+    assert_eq!(flag_value(exec, "--queue"), Some("${WorkQueue}"));
+    assert_eq!(
+        flag_value(exec, "--output"),
+        Some("s3://${OutputBucketName}/${OutputPrefix}")
+    );
+    assert_eq!(flag_value(exec, "--health-port"), Some("8080"));
+    // systemd must wait for the worker's grace period before it kills it.
+    let grace: u64 =
+        flag_value(exec, "--grace").map_or(60, |g| g.parse().expect("--grace is a number"));
+    let stop: u64 = service_setting(&unit, "TimeoutStopSec")
+        .expect("no TimeoutStopSec")
+        .parse()
+        .expect("TimeoutStopSec in plain seconds");
+    assert!(
+        stop > grace,
+        "TimeoutStopSec={stop} must exceed --grace {grace}"
+    );
+    assert!(
+        unit.iter().any(|l| l == "WantedBy=multi-user.target"),
+        "{unit:#?}"
+    );
+    assert!(TEMPLATE.contains("systemctl enable --now audioproc-worker.service"));
+}
+
+#[test]
+fn notification_prefix_never_matches_outputs() {
+    let lines = scan(TEMPLATE);
+    let input_prefix = parameter(&lines, "InputPrefix", "Default");
+    let output_prefix = parameter(&lines, "OutputPrefix", "Default");
+
+    // Both prefixes are single segments ending in '/', so different values never overlap...
+    for name in ["InputPrefix", "OutputPrefix"] {
+        assert_eq!(
+            parameter(&lines, name, "AllowedPattern"),
+            SINGLE_SEGMENT,
+            "{name}"
+        );
+    }
+    assert!(is_single_segment(&input_prefix) && is_single_segment(&output_prefix));
+    let alphabet = ['a', 'Z', '0', '.', '_', '-'];
+    let mut values: Vec<String> = alphabet.iter().map(|c| format!("{c}/")).collect();
+    values.extend(
+        alphabet
+            .iter()
+            .flat_map(|a| alphabet.iter().map(move |b| format!("{a}{b}/"))),
+    );
+    for a in &values {
+        assert!(is_single_segment(a));
+        for b in values.iter().filter(|b| *b != a) {
+            assert!(
+                !a.starts_with(b.as_str()) && !b.starts_with(a.as_str()),
+                "{a:?} / {b:?}"
+            );
+        }
+    }
+    assert!(!is_single_segment("a/b/") && !is_single_segment("/") && !is_single_segment("a"));
+    // ...the defaults differ...
+    assert!(!input_prefix.starts_with(&output_prefix) && !output_prefix.starts_with(&input_prefix));
+    // ...and a rule refuses equal values.
+    let rules = block_at(&lines, &["Rules"]).expect("template: no Rules");
+    let text: Vec<&str> = rules.iter().map(|l| l.text).collect();
+    assert!(
+        text.windows(4).any(|w| w
+            == [
+                "Fn::Not:",
+                "Fn::Equals:",
+                "Ref: InputPrefix",
+                "Ref: OutputPrefix"
+            ]),
+        "no rule asserts InputPrefix != OutputPrefix"
+    );
+    assert!(
+        !text.iter().any(|t| t.starts_with("RuleCondition")),
+        "the rule must hold unconditionally"
+    );
+
+    // The notification filters on InputPrefix only; the workers write under OutputPrefix.
+    let notification = block_at(
+        &lines,
+        &[
+            "Resources",
+            "InputBucket",
+            "Properties",
+            "NotificationConfiguration",
+        ],
+    )
+    .expect("template: InputBucket has no NotificationConfiguration");
+    let filter: Vec<&str> = notification.iter().map(|l| l.text).collect();
+    assert!(filter.contains(&"Event: s3:ObjectCreated:*"), "{filter:?}");
+    let rules_at = filter
+        .iter()
+        .position(|t| *t == "Rules:")
+        .expect("no S3Key filter rules");
+    assert_eq!(
+        filter[rules_at + 1..],
+        ["Name: prefix", "Value:", "Ref: InputPrefix"]
+    );
+    let unit = systemd_unit(TEMPLATE);
+    let exec = service_setting(&unit, "ExecStart").expect("no ExecStart");
+    assert!(flag_value(exec, "--output").is_some_and(|o| o.ends_with("/${OutputPrefix}")));
+}
+
+#[test]
+fn queue_redrives_after_five_receives() {
+    let lines = scan(TEMPLATE);
+    let queue = block_at(&lines, &["Resources", "WorkQueue", "Properties"]).expect("no WorkQueue");
+    let value = |key: &str| {
+        queue
+            .iter()
+            .find(|l| l.key() == Some(key))
+            .and_then(Line::value)
+    };
+    assert_eq!(value("VisibilityTimeout").as_deref(), Some("900"));
+    assert_eq!(value("maxReceiveCount").as_deref(), Some("5"));
+}
