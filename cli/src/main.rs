@@ -108,7 +108,7 @@ enum Command {
     #[command(verbatim_doc_comment)]
     Batch(batch::BatchArgs),
     /// Process the S3 objects named by the S3 event notifications of an SQS queue, until
-    /// SIGTERM (one member of a worker fleet: see cli/deploy/FLEET.md).
+    /// SIGTERM (one member of a worker fleet: see "Run a worker fleet" in README.md).
     ///
     /// Each object becomes OUTPUT_PREFIX + its key with the format's extension (default flac),
     /// with metadata and a JSON report beside it, exactly as `audioproc process s3://… -o s3://…`

@@ -1,5 +1,5 @@
 //! `audioproc worker`: a long-running consumer of an SQS queue fed by S3 event notifications,
-//! for a fleet of instances behind an Auto Scaling group (see `cli/deploy/FLEET.md`).
+//! for a fleet of instances behind an Auto Scaling group (see "Run a worker fleet" in README.md).
 //!
 //! Each message is handled as the Lambda function handles an SQS record, with the same job
 //! ([`audioproc_s3::job::run`], idempotent on the source ETag and the spec):
