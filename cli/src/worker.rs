@@ -400,6 +400,9 @@ impl Worker {
             );
             self.retry_later(&message).await;
         } else {
+            // Logged before the delete, so that a log without it proves the message was not
+            // deleted (the fleet test relies on this to know what a killed worker left behind).
+            info!(status = "finished", "message finished: deleting it");
             self.delete(&message).await;
             info!(
                 status = "done",

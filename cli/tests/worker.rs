@@ -280,7 +280,10 @@ fn unfinished_messages(worker: &Worker) -> HashSet<String> {
         };
         if e["fields"]["message"] == "message received" {
             open.insert(id.to_owned());
-        } else if e["fields"]["message"] == "message done" || e["fields"]["status"] == "poison" {
+        } else if e["fields"]["message"] == "message done"
+            || e["fields"]["status"] == "finished"
+            || e["fields"]["status"] == "poison"
+        {
             open.remove(id);
         }
     }
