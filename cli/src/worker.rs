@@ -478,6 +478,9 @@ impl Worker {
         };
         match result {
             Ok(JobOutcome::Written(w)) => {
+                // An earlier failure of this key (since re-uploaded) no longer applies.
+                let stale = ObjectRef::new(&out.bucket, error_key(&out.key, &obj.key));
+                audioproc_s3::object::delete_quietly(&self.s3, &stale).await;
                 let o = &w.process.output.loudness;
                 info!(
                     bucket = %obj.bucket, key = %obj.key, output = %w.dest.url(), status = "written",

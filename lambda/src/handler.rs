@@ -203,6 +203,9 @@ impl Handler {
         };
         match job::run(&self.client, &job).await {
             Ok(JobOutcome::Written(w)) => {
+                // An earlier failure of this key (since re-uploaded) no longer applies.
+                let stale = ObjectRef::new(&out_bucket, error_key(&self.config.output_prefix, &obj.key));
+                audioproc_s3::object::delete_quietly(&self.client, &stale).await;
                 let o = &w.process.output.loudness;
                 info!(
                     bucket = %obj.bucket, key = %obj.key, output = %w.dest.url(), input_bytes = w.input_bytes,

@@ -198,6 +198,12 @@ fn corrupt_audio_is_a_permanent_failure_with_an_error_report() {
     assert_eq!(report["failure"], "permanent");
     assert_eq!(report["source"]["key"], "in/bad.wav");
     assert!(report["error"].as_str().is_some_and(|e| !e.is_empty()), "{report}");
+
+    // Fixed and uploaded again: the output appears and the stale error report goes.
+    s3.put(&input, "in/bad.wav", wav(2.0, 6));
+    assert_eq!(status_of(&lambda.invoke_ok(&s3_event(&input, "in/bad.wav"))), ["written"]);
+    assert!(s3.head(&output, "processed/in/bad.wav.error.json").is_none(), "stale error report kept");
+    assert!(s3.head(&output, "processed/in/bad.flac").is_some());
 }
 
 #[test]
