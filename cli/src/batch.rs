@@ -41,6 +41,7 @@ use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::process::SpecArgs;
+use crate::remote::Place;
 
 /// Schema of each line of `--report`.
 pub const LINE_SCHEMA: &str = "audioproc.batch-item/1";
@@ -132,46 +133,16 @@ impl Root {
 struct Item {
     /// Path under SRC, `/`-separated.
     rel: String,
-    source: Source,
+    source: Place,
     /// What identifies this version of the input: the ETag on S3, size and mtime locally.
     identity: String,
 }
 
-#[derive(Clone, Debug)]
-enum Source {
-    Local(PathBuf),
-    S3(ObjectRef),
-}
-
-impl Source {
-    fn display(&self) -> String {
-        match self {
-            Source::Local(p) => p.display().to_string(),
-            Source::S3(o) => o.url(),
-        }
-    }
-
-    /// The source as recorded in output metadata and reports (bucket empty for local files).
-    fn as_object(&self, rel: &str) -> ObjectRef {
-        match self {
-            Source::Local(_) => ObjectRef::new("", rel),
-            Source::S3(o) => o.clone(),
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-enum Dest {
-    Local(PathBuf),
-    S3(ObjectRef),
-}
-
-impl Dest {
-    fn display(&self) -> String {
-        match self {
-            Dest::Local(p) => p.display().to_string(),
-            Dest::S3(o) => o.url(),
-        }
+/// The source as recorded in output metadata and reports (bucket empty for local files).
+fn source_object(source: &Place, rel: &str) -> ObjectRef {
+    match source {
+        Place::Local(_) => ObjectRef::new("", rel),
+        Place::S3(o) => o.clone(),
     }
 }
 
@@ -196,11 +167,16 @@ struct Line {
 }
 
 impl Line {
-    fn new(item: &Item, dest: Option<&Dest>, status: &'static str, error: Option<String>) -> Line {
+    fn new(item: &Item, dest: Option<&Place>, status: &'static str, error: Option<String>) -> Line {
+        Line::bare(item.source.display(), dest.map(Place::display), status, error)
+    }
+
+    /// A line with no measurements.
+    fn bare(source: String, output: Option<String>, status: &'static str, error: Option<String>) -> Line {
         Line {
             schema: LINE_SCHEMA,
-            source: item.source.display(),
-            output: dest.map(Dest::display),
+            source,
+            output,
             status,
             error,
             duration_s: None,
@@ -215,26 +191,7 @@ impl Line {
         }
     }
 
-    fn interrupted() -> Line {
-        Line {
-            schema: LINE_SCHEMA,
-            source: String::new(),
-            output: None,
-            status: "failed",
-            error: Some("interrupted: not finished within the grace period (the next run redoes it)".to_owned()),
-            duration_s: None,
-            input_lufs: None,
-            output_lufs: None,
-            output_true_peak_dbtp: None,
-            gain_db: None,
-            target_met: None,
-            fetch_s: None,
-            process_s: None,
-            publish_s: None,
-        }
-    }
-
-    fn ok(item: &Item, dest: &Dest, r: &ProcessReport, t: [f64; 3]) -> Line {
+    fn ok(item: &Item, dest: &Place, r: &ProcessReport, t: [f64; 3]) -> Line {
         let secs = r.input.frames as f64 / f64::from(r.input.info.sample_rate.max(1));
         Line {
             duration_s: round4(Some(secs)),
@@ -322,7 +279,7 @@ struct Shared {
 struct Work {
     id: u64,
     item: Item,
-    dest: Dest,
+    dest: Place,
     input: PathBuf,
     /// Keeps a downloaded input alive until it is processed.
     _download: Option<tempfile::NamedTempFile>,
@@ -439,11 +396,12 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
                             shared.in_flight.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, v)| v).collect();
                         for (source, output) in leftovers {
                             shared.counts.failed.fetch_add(1, Ordering::Relaxed);
-                            let line = Line {
+                            let line = Line::bare(
                                 source,
-                                output: Some(output),
-                                ..Line::interrupted()
-                            };
+                                Some(output),
+                                "failed",
+                                Some("interrupted: not finished within the grace period (the next run redoes it)".to_owned()),
+                            );
                             if let Some(f) = report_file.as_mut() {
                                 serde_json::to_writer(&mut *f, &line)?;
                                 f.write_all(b"\n")?;
@@ -522,7 +480,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
                                 let go_on = page.into_iter().filter(|o| accept(&o.key[prefix.len()..])).all(|o| {
                                     send(Item {
                                         rel: o.key[prefix.len()..].to_owned(),
-                                        source: Source::S3(ObjectRef::new(bucket, &o.key)),
+                                        source: Place::S3(ObjectRef::new(bucket, &o.key)),
                                         identity: o.etag,
                                     })
                                 });
@@ -538,13 +496,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
             shared.counts.listing_done.store(true, Ordering::SeqCst);
             if let Err(e) = result {
                 // A listing failure is the batch's failure: report it as such.
-                let mut line = Line::new(
-                    &Item { rel: String::new(), source: Source::Local(PathBuf::from(shared.src.display())), identity: String::new() },
-                    None,
-                    "failed",
-                    Some(format!("listing {}: {e}", shared.src.display())),
-                );
-                line.source = shared.src.display();
+                let line = Line::bare(shared.src.display(), None, "failed", Some(format!("listing {}: {e}", shared.src.display())));
                 let _ = events.send(Event::Line(Box::new(line), None));
             }
         })
@@ -801,7 +753,7 @@ fn list_local(dir: &Path, accept: &dyn Fn(&str) -> bool, send: &dyn Fn(Item) -> 
                 continue;
             }
             let mtime = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
-            let item = Item { rel: r, source: Source::Local(p), identity: format!("size={};mtime={mtime}", meta.len()) };
+            let item = Item { rel: r, source: Place::Local(p), identity: format!("size={};mtime={mtime}", meta.len()) };
             if !send(item) {
                 return Ok(());
             }
@@ -811,9 +763,9 @@ fn list_local(dir: &Path, accept: &dyn Fn(&str) -> bool, send: &dyn Fn(Item) -> 
 }
 
 /// Where `rel`'s output goes, refusing any path that could leave a local destination.
-fn destination(dst: &Root, rel: &str, format: OutputFormat) -> Result<Dest, String> {
+fn destination(dst: &Root, rel: &str, format: OutputFormat) -> Result<Place, String> {
     match dst {
-        Root::S3 { bucket, prefix } => output_key(prefix, rel, format).map(|k| Dest::S3(ObjectRef::new(bucket, k))).map_err(|e| e.to_string()),
+        Root::S3 { bucket, prefix } => output_key(prefix, rel, format).map(|k| Place::S3(ObjectRef::new(bucket, k))).map_err(|e| e.to_string()),
         Root::Local(dir) => {
             let key = output_key("", rel, format).map_err(|e| e.to_string())?;
             let unsafe_part = key.split('/').any(|c| c.is_empty() || c == "." || c == ".." || c.contains('\0'))
@@ -822,7 +774,7 @@ fn destination(dst: &Root, rel: &str, format: OutputFormat) -> Result<Dest, Stri
             if unsafe_part || !rel_path.components().all(|c| matches!(c, Component::Normal(_))) {
                 return Err(format!("{rel:?} cannot be a path under the destination (empty, '.', '..' or control characters): left out"));
             }
-            Ok(Dest::Local(dir.join(rel_path)))
+            Ok(Place::Local(dir.join(rel_path)))
         }
     }
 }
@@ -834,9 +786,9 @@ fn sidecar_path(out: &Path) -> PathBuf {
 }
 
 /// Whether `dest` already holds this input's output for this spec.
-async fn already_done(shared: &Shared, item: &Item, dest: &Dest) -> Result<bool, String> {
+async fn already_done(shared: &Shared, item: &Item, dest: &Place) -> Result<bool, String> {
     match dest {
-        Dest::Local(out) => {
+        Place::Local(out) => {
             if !out.is_file() {
                 return Ok(false);
             }
@@ -844,14 +796,14 @@ async fn already_done(shared: &Shared, item: &Item, dest: &Dest) -> Result<bool,
             let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return Ok(false) };
             Ok(doc["ok"] == true
                 && doc["source"]["etag"].as_str() == Some(item.identity.as_str())
-                && doc["source"]["key"].as_str() == Some(item.source.as_object(&item.rel).key.as_str())
+                && doc["source"]["key"].as_str() == Some(source_object(&item.source, &item.rel).key.as_str())
                 && doc["spec"].as_str() == Some(shared.spec_id.as_str()))
         }
-        Dest::S3(obj) => {
+        Place::S3(obj) => {
             let client = shared.client.as_ref().ok_or("no S3 client")?;
             let existing = object::head(client, obj).await.map_err(|e| e.to_string())?;
             let info = ObjectInfo { etag: item.identity.clone(), ..ObjectInfo::default() };
-            Ok(existing.is_some_and(|e| job::records_same_job(&e, &item.source.as_object(&item.rel), &info, &shared.spec_id)))
+            Ok(existing.is_some_and(|e| job::records_same_job(&e, &source_object(&item.source, &item.rel), &info, &shared.spec_id)))
         }
     }
 }
@@ -872,8 +824,8 @@ async fn prepare(shared: &Shared, item: Item, id: u64, permit: OwnedSemaphorePer
         return Err(Box::new(Line::new(&item, Some(&dest), "planned", None)));
     }
     let (input, download) = match &item.source {
-        Source::Local(p) => (p.clone(), None),
-        Source::S3(obj) => {
+        Place::Local(p) => (p.clone(), None),
+        Place::S3(obj) => {
             let client = shared.client.as_ref().expect("S3 client for an S3 source");
             match object::download(client, obj, Some(&item.identity), u64::MAX, &shared.work).await {
                 Ok(t) => (t.path().to_owned(), Some(t)),
@@ -906,7 +858,7 @@ fn process_one(shared: &Shared, work: Work, uploads: &tokio::sync::mpsc::Sender<
     drop(_download);
     let process_s = started.elapsed().as_secs_f64();
     match dest {
-        Dest::S3(obj) => {
+        Place::S3(obj) => {
             let up = Upload { id, item, dest: obj, output, report, times: [fetch_s, process_s], _permit: permit };
             // Blocks while the uploaders are busy: back-pressure on the pool.
             if let Err(e) = uploads.blocking_send(up) {
@@ -915,11 +867,11 @@ fn process_one(shared: &Shared, work: Work, uploads: &tokio::sync::mpsc::Sender<
             }
             None
         }
-        Dest::Local(path) => {
+        Place::Local(path) => {
             let publish = Instant::now();
             let line = match publish_local(shared, &item, &path, output, &report, fetch_s) {
-                Ok(()) => Line::ok(&item, &Dest::Local(path.clone()), &report, [fetch_s, process_s, publish.elapsed().as_secs_f64()]),
-                Err(e) => Line::new(&item, Some(&Dest::Local(path)), "failed", Some(e)),
+                Ok(()) => Line::ok(&item, &Place::Local(path.clone()), &report, [fetch_s, process_s, publish.elapsed().as_secs_f64()]),
+                Err(e) => Line::new(&item, Some(&Place::Local(path)), "failed", Some(e)),
             };
             drop(permit);
             Some(Event::Line(Box::new(line), Some(id)))
@@ -927,14 +879,14 @@ fn process_one(shared: &Shared, work: Work, uploads: &tokio::sync::mpsc::Sender<
     }
 }
 
-fn sidecar(shared: &Shared, item: &Item, dest: &Dest, report: &ProcessReport, elapsed: f64) -> S3ProcessDocument {
-    let source = item.source.as_object(&item.rel);
+fn sidecar(shared: &Shared, item: &Item, dest: &Place, report: &ProcessReport, elapsed: f64) -> S3ProcessDocument {
+    let source = source_object(&item.source, &item.rel);
     S3ProcessDocument {
         process: ProcessDocument::new(&item.source.display(), &dest.display(), &Ok(report.clone()), elapsed),
         source: SourceRecord { bucket: source.bucket, key: source.key, etag: Some(item.identity.clone()), version_id: None, size: None },
         destination: match dest {
-            Dest::S3(o) => Some(Location::from(o)),
-            Dest::Local(p) => Some(Location { bucket: String::new(), key: p.display().to_string() }),
+            Place::S3(o) => Some(Location::from(o)),
+            Place::Local(p) => Some(Location { bucket: String::new(), key: p.display().to_string() }),
         },
         failure: None,
         spec: Some(shared.spec_id.clone()),
@@ -943,7 +895,7 @@ fn sidecar(shared: &Shared, item: &Item, dest: &Dest, report: &ProcessReport, el
 
 /// Renames the output into place, then writes its sidecar (the mark that it is done).
 fn publish_local(shared: &Shared, item: &Item, path: &Path, output: tempfile::TempPath, report: &ProcessReport, fetch_s: f64) -> Result<(), String> {
-    let dest = Dest::Local(path.to_owned());
+    let dest = Place::Local(path.to_owned());
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
     }
@@ -960,7 +912,7 @@ fn publish_local(shared: &Shared, item: &Item, path: &Path, output: tempfile::Te
 /// Uploads the report then the output (the output last: it exists only when complete).
 async fn publish_s3(shared: &Shared, up: &Upload) -> Line {
     let started = Instant::now();
-    let dest = Dest::S3(up.dest.clone());
+    let dest = Place::S3(up.dest.clone());
     let Some(client) = shared.client.as_ref() else {
         return Line::new(&up.item, Some(&dest), "failed", Some("no S3 client".to_owned()));
     };
@@ -972,7 +924,7 @@ async fn publish_s3(shared: &Shared, up: &Upload) -> Line {
         let info = ObjectInfo { etag: up.item.identity.clone(), ..ObjectInfo::default() };
         let options = PutOptions {
             content_type: shared.spec.format.mime_type().to_owned(),
-            metadata: job::output_metadata(&up.item.source.as_object(&up.item.rel), &info, &shared.spec_id, &up.report),
+            metadata: job::output_metadata(&source_object(&up.item.source, &up.item.rel), &info, &shared.spec_id, &up.report),
         };
         let cancelled = || shared.stop.aborting.load(Ordering::SeqCst);
         if let Err(e) = object::upload_file_cancellable(client, &up.output, &up.dest, &options, &cancelled).await {

@@ -38,6 +38,14 @@ impl Place {
     pub fn is_s3(&self) -> bool {
         matches!(self, Place::S3(_))
     }
+
+    /// The path, or the `s3://bucket/key` URL.
+    pub fn display(&self) -> String {
+        match self {
+            Place::Local(p) => p.display().to_string(),
+            Place::S3(o) => o.url(),
+        }
+    }
 }
 
 /// A Tokio runtime and an S3 client from the standard AWS configuration chain
