@@ -8,7 +8,7 @@
 //! still hold), and the answer is relayed framed by `Content-Length`, so the client's keep-alive
 //! connection carries on.
 
-use super::{host_port, lock, read_request, read_response, reason_phrase, write_response, Request, Response};
+use super::{accept_loop, host_port, lock, read_request, read_response, reason_phrase, write_response, Request, Response};
 use std::fmt;
 use std::io::{self, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -113,7 +113,13 @@ impl FaultProxy {
             let shared = Arc::clone(&shared);
             thread::Builder::new()
                 .name(format!("fault-proxy-{}", address.port()))
-                .spawn(move || accept_loop(&listener, &shared))
+                .spawn(move || {
+                    let serving = Arc::clone(&shared);
+                    accept_loop(&listener, &shared.stopping, "fault-proxy-conn", move |stream| {
+                        // A client that disconnects or misbehaves only loses its own connection.
+                        let _ = serve_connection(stream, &serving);
+                    });
+                })
                 .expect("spawn the fault proxy acceptor thread")
         };
         FaultProxy { address, shared, acceptor: Some(acceptor) }
@@ -151,24 +157,6 @@ impl Drop for FaultProxy {
         let _ = TcpStream::connect_timeout(&self.address, Duration::from_secs(1));
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
-        }
-    }
-}
-
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stopping.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(stream) = stream else { continue };
-        let shared = Arc::clone(shared);
-        let spawned = thread::Builder::new()
-            .name("fault-proxy-conn".into())
-            .spawn(move || {
-                let _ = serve_connection(stream, &shared);
-            });
-        if let Err(error) = spawned {
-            eprintln!("fault-proxy: cannot spawn a connection thread: {error}");
         }
     }
 }

@@ -25,7 +25,8 @@ pub use moto::MotoServer;
 pub use runtime_api::{Outcome, RuntimeApi};
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -427,6 +428,21 @@ pub(crate) fn reason_phrase(status: u16) -> &'static str {
 /// Locks a mutex, ignoring poisoning (a panicking test thread must not cascade into the servers).
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Accepts connections on `listener` until `stopping` is set (the owner then connects once to
+/// wake it), serving each on its own thread named `name`.
+pub(crate) fn accept_loop(listener: &TcpListener, stopping: &AtomicBool, name: &str, serve: impl Fn(TcpStream) + Clone + Send + 'static) {
+    for stream in listener.incoming() {
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(stream) = stream else { continue };
+        let serve = serve.clone();
+        if let Err(error) = std::thread::Builder::new().name(name.to_owned()).spawn(move || serve(stream)) {
+            eprintln!("{name}: cannot spawn a connection thread: {error}");
+        }
+    }
 }
 
 #[cfg(test)]

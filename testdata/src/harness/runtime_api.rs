@@ -15,7 +15,7 @@
 //!
 //! Connections are kept alive (one thread each), and every answer carries `Content-Length`.
 
-use super::{lock, read_request, write_response};
+use super::{accept_loop, lock, read_request, write_response};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::io::{self, BufReader};
@@ -119,7 +119,13 @@ impl RuntimeApi {
             let shared = Arc::clone(&shared);
             thread::Builder::new()
                 .name(format!("runtime-api-{}", address.port()))
-                .spawn(move || accept_loop(&listener, &shared))
+                .spawn(move || {
+                    let serving = Arc::clone(&shared);
+                    accept_loop(&listener, &shared.stopping, "runtime-api-conn", move |stream| {
+                        // A client that disconnects or misbehaves only loses its own connection.
+                        let _ = serve_connection(stream, &serving);
+                    });
+                })
                 .expect("spawn the Runtime API acceptor thread")
         };
         RuntimeApi { address, shared, acceptor: Some(acceptor) }
@@ -245,25 +251,6 @@ impl Drop for RuntimeApi {
         let _ = TcpStream::connect_timeout(&self.address, Duration::from_secs(1));
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
-        }
-    }
-}
-
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stopping.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(stream) = stream else { continue };
-        let shared = Arc::clone(shared);
-        let spawned = thread::Builder::new()
-            .name("runtime-api-conn".into())
-            .spawn(move || {
-                // A client that disconnects or misbehaves only loses its own connection.
-                let _ = serve_connection(stream, &shared);
-            });
-        if let Err(error) = spawned {
-            eprintln!("runtime-api: cannot spawn a connection thread: {error}");
         }
     }
 }
