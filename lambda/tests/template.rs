@@ -7,9 +7,11 @@
 //! Only std: the template is read with a line scanner that understands the block-style YAML the
 //! template is written in (long-form intrinsics such as `Fn::Sub:`, never `!Sub` tags).
 
+#[path = "cfn_lint/mod.rs"]
+mod cfn_lint;
+
 use std::env;
 use std::path::PathBuf;
-use std::process::Command;
 
 const TEMPLATE: &str = include_str!("../template.yaml");
 
@@ -254,47 +256,10 @@ fn rule_asserts_prefixes_differ(rule: &[Line<'_>]) -> bool {
 
 // ---- tests ------------------------------------------------------------------------------------
 
-fn cfn_lint_binary() -> PathBuf {
-    if let Some(bin) = env::var_os("AUDIOPROC_CFN_LINT") {
-        return PathBuf::from(bin);
-    }
-    let venv = env::var_os("AUDIOPROC_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env::var_os("HOME").expect("HOME is not set (or set AUDIOPROC_VENV)"))
-                .join(".cache/audioproc-venv")
-        });
-    venv.join("bin").join("cfn-lint")
-}
-
 #[test]
 fn cfn_lint_finds_no_errors_or_warnings() {
-    let bin = cfn_lint_binary();
-    let version = Command::new(&bin).arg("--version").output().unwrap_or_else(|e| {
-        panic!("cannot run {}: {e}\nrun `bash scripts/s3-venv.sh` to install cfn-lint 1.51 (or set AUDIOPROC_CFN_LINT)", bin.display())
-    });
-    let version_text = String::from_utf8_lossy(&version.stdout);
-    assert!(
-        version.status.success() && version_text.trim().starts_with("cfn-lint 1.51."),
-        "{} --version says {:?}: cfn-lint 1.51.x is required; run `bash scripts/s3-venv.sh`",
-        bin.display(),
-        version_text.trim()
-    );
-    let template = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("template.yaml");
-    let out = Command::new(&bin)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["--regions", "us-east-1", "eu-west-1", "--"])
-        .arg(&template)
-        .output()
-        .expect("cfn-lint runs");
-    assert!(
-        out.status.success(),
-        "cfn-lint {} exited with {} (2 = errors, 4 = warnings):\n{}{}",
-        template.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    cfn_lint::assert_clean(&dir.join("template.yaml"), &dir);
 }
 
 #[test]
