@@ -80,10 +80,22 @@ fn encode(c: &mut Criterion) {
     group.throughput(Throughput::Elements((sig.frames() * 2) as u64));
     let layout = default_layout(2);
     let cases: Vec<(&str, EncodeOptions, u32)> = vec![
-        ("wav 16-bit dithered", EncodeOptions { sample_format: SampleFormat::I16, ..EncodeOptions::new(OutputFormat::Wav) }, 44_100),
+        (
+            "wav 16-bit dithered",
+            EncodeOptions { sample_format: SampleFormat::I16, ..EncodeOptions::new(OutputFormat::Wav) },
+            44_100,
+        ),
         ("wav 24-bit", EncodeOptions::new(OutputFormat::Wav), 44_100),
-        ("wav float", EncodeOptions { sample_format: SampleFormat::F32, ..EncodeOptions::new(OutputFormat::Wav) }, 44_100),
-        ("flac 16-bit", EncodeOptions { sample_format: SampleFormat::I16, ..EncodeOptions::new(OutputFormat::Flac) }, 44_100),
+        (
+            "wav float",
+            EncodeOptions { sample_format: SampleFormat::F32, ..EncodeOptions::new(OutputFormat::Wav) },
+            44_100,
+        ),
+        (
+            "flac 16-bit",
+            EncodeOptions { sample_format: SampleFormat::I16, ..EncodeOptions::new(OutputFormat::Flac) },
+            44_100,
+        ),
         ("flac 24-bit", EncodeOptions::new(OutputFormat::Flac), 44_100),
         ("mp3 cbr 192", EncodeOptions { mp3: Mp3Bitrate::Cbr(192), ..EncodeOptions::new(OutputFormat::Mp3) }, 44_100),
         ("mp3 vbr q2", EncodeOptions::new(OutputFormat::Mp3), 44_100),
@@ -105,7 +117,8 @@ fn encode(c: &mut Criterion) {
     group.throughput(Throughput::Elements((sig48.frames() * 2) as u64));
     group.bench_function(BenchmarkId::new("opus 160k", "2ch 48k"), |bench| {
         bench.iter(|| {
-            let mut e = Encoder::new(&EncodeOptions::new(OutputFormat::Opus), 48_000, &layout, Cursor::new(Vec::new())).expect("encoder");
+            let mut e = Encoder::new(&EncodeOptions::new(OutputFormat::Opus), 48_000, &layout, Cursor::new(Vec::new()))
+                .expect("encoder");
             for block in &b48 {
                 e.write(block).expect("write");
             }

@@ -57,8 +57,7 @@ fn print_table(entries: &[Measurement], out: &mut impl Write) -> std::io::Result
             "{}\n  integrated {}  range {}  true peak {}  sample peak {}\n  momentary max {}  short-term max {}\n  {:.2} s, {} Hz, {} ch, {} in {}{}",
             e.path,
             fmt(e.integrated_lufs, "LUFS"),
-            e.loudness_range_lu
-                .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1} LU")),
+            e.loudness_range_lu.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1} LU")),
             fmt(e.true_peak_dbtp, "dBTP"),
             fmt(e.sample_peak_dbfs, "dBFS"),
             fmt(e.momentary_max_lufs, "LUFS"),
@@ -83,11 +82,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
             max_sample_rate: args.max_sample_rate,
             ..Limits::default()
         },
-        mono_mode: if args.dual_mono {
-            MonoMode::DualMono
-        } else {
-            MonoMode::Mono
-        },
+        mono_mode: if args.dual_mono { MonoMode::DualMono } else { MonoMode::Mono },
     };
     let pool = crate::thread_pool(args.jobs)?;
     let inputs = fetch_s3_inputs(&args.files)?;
@@ -125,10 +120,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
         .collect();
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        let doc = AnalysisDocument {
-            schema: "audioproc.analysis/1",
-            files: &entries,
-        };
+        let doc = AnalysisDocument { schema: "audioproc.analysis/1", files: &entries };
         serde_json::to_writer_pretty(&mut stdout, &doc).context("writing JSON")?;
         writeln!(stdout)?;
     } else {
@@ -143,11 +135,8 @@ type Fetched = Result<Option<tempfile::NamedTempFile>, String>;
 
 fn fetch_s3_inputs(files: &[PathBuf]) -> anyhow::Result<Vec<(&PathBuf, Fetched)>> {
     let places: Vec<_> = files.iter().map(|f| (f, Place::parse(f))).collect();
-    let session = if places.iter().any(|(_, p)| !matches!(p, Ok(Place::Local(_)))) {
-        Some(S3Session::new()?)
-    } else {
-        None
-    };
+    let session =
+        if places.iter().any(|(_, p)| !matches!(p, Ok(Place::Local(_)))) { Some(S3Session::new()?) } else { None };
     Ok(places
         .into_iter()
         .map(|(f, place)| {

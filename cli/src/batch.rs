@@ -334,7 +334,8 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
     } else {
         None
     };
-    let work = tempfile::Builder::new().prefix("audioproc-batch-").tempdir().context("creating a temporary directory")?;
+    let work =
+        tempfile::Builder::new().prefix("audioproc-batch-").tempdir().context("creating a temporary directory")?;
     let dst_tmp = match &dst {
         Root::Local(d) if !args.dry_run => {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
@@ -368,7 +369,10 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
             let name = wait_for_signal().await;
             *shared.stop.signal.lock().unwrap_or_else(|e| e.into_inner()) = Some(name);
             shared.stop.requested.store(true, Ordering::SeqCst);
-            eprintln!("audioproc: {name}: finishing the files in flight (up to {:.0} s), then stopping", grace.as_secs_f64());
+            eprintln!(
+                "audioproc: {name}: finishing the files in flight (up to {:.0} s), then stopping",
+                grace.as_secs_f64()
+            );
             tokio::time::sleep(grace).await;
             shared.stop.aborting.store(true, Ordering::SeqCst);
         });
@@ -392,15 +396,23 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
                     Event::Abort => {
                         // Everything reported before this point is in; what is still in flight
                         // did not finish within the grace period.
-                        let leftovers: Vec<_> =
-                            shared.in_flight.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, v)| v).collect();
+                        let leftovers: Vec<_> = shared
+                            .in_flight
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .drain()
+                            .map(|(_, v)| v)
+                            .collect();
                         for (source, output) in leftovers {
                             shared.counts.failed.fetch_add(1, Ordering::Relaxed);
                             let line = Line::bare(
                                 source,
                                 Some(output),
                                 "failed",
-                                Some("interrupted: not finished within the grace period (the next run redoes it)".to_owned()),
+                                Some(
+                                    "interrupted: not finished within the grace period (the next run redoes it)"
+                                        .to_owned(),
+                                ),
                             );
                             if let Some(f) = report_file.as_mut() {
                                 serde_json::to_writer(&mut *f, &line)?;
@@ -496,7 +508,12 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
             shared.counts.listing_done.store(true, Ordering::SeqCst);
             if let Err(e) = result {
                 // A listing failure is the batch's failure: report it as such.
-                let line = Line::bare(shared.src.display(), None, "failed", Some(format!("listing {}: {e}", shared.src.display())));
+                let line = Line::bare(
+                    shared.src.display(),
+                    None,
+                    "failed",
+                    Some(format!("listing {}: {e}", shared.src.display())),
+                );
                 let _ = events.send(Event::Line(Box::new(line), None));
             }
         })
@@ -722,10 +739,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 fn list_local(dir: &Path, accept: &dyn Fn(&str) -> bool, send: &dyn Fn(Item) -> bool) -> Result<(), String> {
     let mut stack = vec![(dir.to_path_buf(), String::new())];
     while let Some((path, rel)) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .filter_map(Result::ok)
-            .collect();
+        let mut entries: Vec<_> =
+            std::fs::read_dir(&path).map_err(|e| format!("{}: {e}", path.display()))?.filter_map(Result::ok).collect();
         entries.sort_by_key(|e| std::cmp::Reverse(e.file_name()));
         let mut files = Vec::new();
         for e in entries {
@@ -752,7 +767,8 @@ fn list_local(dir: &Path, accept: &dyn Fn(&str) -> bool, send: &dyn Fn(Item) -> 
             if !meta.is_file() {
                 continue;
             }
-            let mtime = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+            let mtime =
+                meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
             let item = Item { rel: r, source: Place::Local(p), identity: format!("size={};mtime={mtime}", meta.len()) };
             if !send(item) {
                 return Ok(());
@@ -765,14 +781,18 @@ fn list_local(dir: &Path, accept: &dyn Fn(&str) -> bool, send: &dyn Fn(Item) -> 
 /// Where `rel`'s output goes, refusing any path that could leave a local destination.
 fn destination(dst: &Root, rel: &str, format: OutputFormat) -> Result<Place, String> {
     match dst {
-        Root::S3 { bucket, prefix } => output_key(prefix, rel, format).map(|k| Place::S3(ObjectRef::new(bucket, k))).map_err(|e| e.to_string()),
+        Root::S3 { bucket, prefix } => {
+            output_key(prefix, rel, format).map(|k| Place::S3(ObjectRef::new(bucket, k))).map_err(|e| e.to_string())
+        }
         Root::Local(dir) => {
             let key = output_key("", rel, format).map_err(|e| e.to_string())?;
             let unsafe_part = key.split('/').any(|c| c.is_empty() || c == "." || c == ".." || c.contains('\0'))
                 || key.chars().any(|c| c.is_control());
             let rel_path = Path::new(&key);
             if unsafe_part || !rel_path.components().all(|c| matches!(c, Component::Normal(_))) {
-                return Err(format!("{rel:?} cannot be a path under the destination (empty, '.', '..' or control characters): left out"));
+                return Err(format!(
+                    "{rel:?} cannot be a path under the destination (empty, '.', '..' or control characters): left out"
+                ));
             }
             Ok(Place::Local(dir.join(rel_path)))
         }
@@ -803,16 +823,24 @@ async fn already_done(shared: &Shared, item: &Item, dest: &Place) -> Result<bool
             let client = shared.client.as_ref().ok_or("no S3 client")?;
             let existing = object::head(client, obj).await.map_err(|e| e.to_string())?;
             let info = ObjectInfo { etag: item.identity.clone(), ..ObjectInfo::default() };
-            Ok(existing.is_some_and(|e| job::records_same_job(&e, &source_object(&item.source, &item.rel), &info, &shared.spec_id)))
+            Ok(existing.is_some_and(|e| {
+                job::records_same_job(&e, &source_object(&item.source, &item.rel), &info, &shared.spec_id)
+            }))
         }
     }
 }
 
 /// Stage 2 for one input: `Ok(Some)` to process, `Ok(None)` when reported already (skipped,
 /// planned), `Err(line)` when it failed.
-async fn prepare(shared: &Shared, item: Item, id: u64, permit: OwnedSemaphorePermit) -> Result<Option<Work>, Box<Line>> {
+async fn prepare(
+    shared: &Shared,
+    item: Item,
+    id: u64,
+    permit: OwnedSemaphorePermit,
+) -> Result<Option<Work>, Box<Line>> {
     let started = Instant::now();
-    let dest = destination(&shared.dst, &item.rel, shared.spec.format).map_err(|e| Box::new(Line::new(&item, None, "failed", Some(e))))?;
+    let dest = destination(&shared.dst, &item.rel, shared.spec.format)
+        .map_err(|e| Box::new(Line::new(&item, None, "failed", Some(e))))?;
     if !shared.force {
         match already_done(shared, &item, &dest).await {
             Ok(true) => return Err(Box::new(Line::new(&item, Some(&dest), "skipped", None))),
@@ -849,11 +877,18 @@ fn process_one(shared: &Shared, work: Work, uploads: &tokio::sync::mpsc::Sender<
         .tempfile_in(tmp_dir)
     {
         Ok(t) => t.into_temp_path(),
-        Err(e) => return Some(Event::Line(Box::new(Line::new(&item, Some(&dest), "failed", Some(format!("temporary file: {e}")))), Some(id))),
+        Err(e) => {
+            return Some(Event::Line(
+                Box::new(Line::new(&item, Some(&dest), "failed", Some(format!("temporary file: {e}")))),
+                Some(id),
+            ));
+        }
     };
     let report = match process_file(&input, &output, &shared.spec, Overwrite::Replace, &|_| {}) {
         Ok(r) => r,
-        Err(e) => return Some(Event::Line(Box::new(Line::new(&item, Some(&dest), "failed", Some(e.to_string()))), Some(id))),
+        Err(e) => {
+            return Some(Event::Line(Box::new(Line::new(&item, Some(&dest), "failed", Some(e.to_string()))), Some(id)));
+        }
     };
     drop(_download);
     let process_s = started.elapsed().as_secs_f64();
@@ -863,14 +898,22 @@ fn process_one(shared: &Shared, work: Work, uploads: &tokio::sync::mpsc::Sender<
             // Blocks while the uploaders are busy: back-pressure on the pool.
             if let Err(e) = uploads.blocking_send(up) {
                 let up = e.0;
-                return Some(Event::Line(Box::new(Line::new(&up.item, None, "failed", Some("stopped before upload".to_owned()))), Some(up.id)));
+                return Some(Event::Line(
+                    Box::new(Line::new(&up.item, None, "failed", Some("stopped before upload".to_owned()))),
+                    Some(up.id),
+                ));
             }
             None
         }
         Place::Local(path) => {
             let publish = Instant::now();
             let line = match publish_local(shared, &item, &path, output, &report, fetch_s) {
-                Ok(()) => Line::ok(&item, &Place::Local(path.clone()), &report, [fetch_s, process_s, publish.elapsed().as_secs_f64()]),
+                Ok(()) => Line::ok(
+                    &item,
+                    &Place::Local(path.clone()),
+                    &report,
+                    [fetch_s, process_s, publish.elapsed().as_secs_f64()],
+                ),
                 Err(e) => Line::new(&item, Some(&Place::Local(path)), "failed", Some(e)),
             };
             drop(permit);
@@ -883,7 +926,13 @@ fn sidecar(shared: &Shared, item: &Item, dest: &Place, report: &ProcessReport, e
     let source = source_object(&item.source, &item.rel);
     S3ProcessDocument {
         process: ProcessDocument::new(&item.source.display(), &dest.display(), &Ok(report.clone()), elapsed),
-        source: SourceRecord { bucket: source.bucket, key: source.key, etag: Some(item.identity.clone()), version_id: None, size: None },
+        source: SourceRecord {
+            bucket: source.bucket,
+            key: source.key,
+            etag: Some(item.identity.clone()),
+            version_id: None,
+            size: None,
+        },
         destination: match dest {
             Place::S3(o) => Some(Location::from(o)),
             Place::Local(p) => Some(Location { bucket: String::new(), key: p.display().to_string() }),
@@ -894,7 +943,14 @@ fn sidecar(shared: &Shared, item: &Item, dest: &Place, report: &ProcessReport, e
 }
 
 /// Renames the output into place, then writes its sidecar (the mark that it is done).
-fn publish_local(shared: &Shared, item: &Item, path: &Path, output: tempfile::TempPath, report: &ProcessReport, fetch_s: f64) -> Result<(), String> {
+fn publish_local(
+    shared: &Shared,
+    item: &Item,
+    path: &Path,
+    output: tempfile::TempPath,
+    report: &ProcessReport,
+    fetch_s: f64,
+) -> Result<(), String> {
     let dest = Place::Local(path.to_owned());
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
@@ -917,14 +973,20 @@ async fn publish_s3(shared: &Shared, up: &Upload) -> Line {
         return Line::new(&up.item, Some(&dest), "failed", Some("no S3 client".to_owned()));
     };
     let doc = sidecar(shared, &up.item, &dest, &up.report, up.times[0] + up.times[1]);
-    let report_ref = ObjectRef::new(&up.dest.bucket, format!("{}{}", up.dest.key, audioproc_s3::location::REPORT_SUFFIX));
+    let report_ref =
+        ObjectRef::new(&up.dest.bucket, format!("{}{}", up.dest.key, audioproc_s3::location::REPORT_SUFFIX));
     let result = async {
         let json = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
         object::put_bytes(client, &report_ref, json, "application/json").await.map_err(|e| e.to_string())?;
         let info = ObjectInfo { etag: up.item.identity.clone(), ..ObjectInfo::default() };
         let options = PutOptions {
             content_type: shared.spec.format.mime_type().to_owned(),
-            metadata: job::output_metadata(&source_object(&up.item.source, &up.item.rel), &info, &shared.spec_id, &up.report),
+            metadata: job::output_metadata(
+                &source_object(&up.item.source, &up.item.rel),
+                &info,
+                &shared.spec_id,
+                &up.report,
+            ),
         };
         let cancelled = || shared.stop.aborting.load(Ordering::SeqCst);
         if let Err(e) = object::upload_file_cancellable(client, &up.output, &up.dest, &options, &cancelled).await {
@@ -978,7 +1040,10 @@ impl Progress {
             while !flag.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(200));
                 let c = &shared.counts;
-                let finished = c.ok.load(Ordering::Relaxed) + c.skipped.load(Ordering::Relaxed) + c.failed.load(Ordering::Relaxed) + c.planned.load(Ordering::Relaxed);
+                let finished = c.ok.load(Ordering::Relaxed)
+                    + c.skipped.load(Ordering::Relaxed)
+                    + c.failed.load(Ordering::Relaxed)
+                    + c.planned.load(Ordering::Relaxed);
                 let listed = c.listed.load(Ordering::Relaxed);
                 let hours = c.audio_us.load(Ordering::Relaxed) as f64 / 3.6e9;
                 let xrt = hours * 3600.0 / started.elapsed().as_secs_f64().max(1e-3);
@@ -986,7 +1051,10 @@ impl Progress {
                     bar.set_length(listed);
                     bar.set_position(finished);
                     let more = if c.listing_done.load(Ordering::Relaxed) { "" } else { "+ (listing)" };
-                    bar.set_message(format!("{hours:.2} h audio, {xrt:.0}× realtime, {} failed {more}", c.failed.load(Ordering::Relaxed)));
+                    bar.set_message(format!(
+                        "{hours:.2} h audio, {xrt:.0}× realtime, {} failed {more}",
+                        c.failed.load(Ordering::Relaxed)
+                    ));
                 } else if !quiet && last_line.elapsed() >= Duration::from_secs(10) {
                     last_line = Instant::now();
                     eprintln!(

@@ -159,9 +159,7 @@ fn main() -> ExitCode {
         Ok(false) => ExitCode::from(1),
         Err(e) => {
             // Broken pipes (e.g. `| head`) are not worth a message.
-            if e.downcast_ref::<std::io::Error>()
-                .is_none_or(|io| io.kind() != std::io::ErrorKind::BrokenPipe)
-            {
+            if e.downcast_ref::<std::io::Error>().is_none_or(|io| io.kind() != std::io::ErrorKind::BrokenPipe) {
                 eprintln!("audioproc: {e:#}");
             }
             ExitCode::from(1)

@@ -8,8 +8,8 @@ use anyhow::{Context, bail};
 use audioproc_engine::encode::Mp3Bitrate;
 use audioproc_engine::process::normalized_name;
 use audioproc_engine::{
-    Limits, MonoMode, OutputFormat, Overwrite, PeakMode, Preset, ProcessReport, ProcessingSpec,
-    SampleFormat, process_file,
+    Limits, MonoMode, OutputFormat, Overwrite, PeakMode, Preset, ProcessReport, ProcessingSpec, SampleFormat,
+    process_file,
 };
 use rayon::prelude::*;
 
@@ -121,15 +121,8 @@ impl SpecArgs {
         spec.loudness_tags = self.tags;
         spec.copy_metadata = !self.no_metadata;
         spec.strict_peak = self.strict_peak;
-        spec.mono_mode = if self.dual_mono {
-            MonoMode::DualMono
-        } else {
-            MonoMode::Mono
-        };
-        spec.limits = Limits {
-            max_duration_s: self.max_duration,
-            ..Limits::default()
-        };
+        spec.mono_mode = if self.dual_mono { MonoMode::DualMono } else { MonoMode::Mono };
+        spec.limits = Limits { max_duration_s: self.max_duration, ..Limits::default() };
         spec
     }
 }
@@ -188,26 +181,17 @@ fn paragraph(input: &Path, output: &Path, r: &ProcessReport) -> String {
         r.spec.true_peak_dbtp,
         r.spec.mode.name(),
         fmt(i.integrated_lufs, "LUFS"),
-        i.loudness_range_lu
-            .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1} LU")),
+        i.loudness_range_lu.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1} LU")),
         fmt(i.true_peak_dbtp, "dBTP"),
         r.gain_db,
-        r.limiter_max_reduction_db
-            .map_or_else(String::new, |d| format!(
-                ", limiter reduced peaks by up to {d:.2} dB"
-            )),
+        r.limiter_max_reduction_db.map_or_else(String::new, |d| format!(", limiter reduced peaks by up to {d:.2} dB")),
         fmt(o.integrated_lufs, "LUFS"),
-        o.loudness_range_lu
-            .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1} LU")),
+        o.loudness_range_lu.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1} LU")),
         fmt(o.true_peak_dbtp, "dBTP"),
         r.output.frames as f64 / f64::from(r.output.info.sample_rate.max(1)),
         r.output.info.sample_rate,
         r.output.info.channels(),
-        if r.output.measured_after_decoding {
-            ", measured by decoding the encoded file"
-        } else {
-            ""
-        },
+        if r.output.measured_after_decoding { ", measured by decoding the encoded file" } else { "" },
         if r.target_met { "met" } else { "NOT met" },
     );
     for n in &r.notes {
@@ -226,13 +210,9 @@ fn run_one(
     bar: bool,
 ) -> (Result<ProcessReport, String>, f64) {
     let start = Instant::now();
-    let name = input
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let bar = JobBar::new(&name, bar);
-    let result =
-        process_file(input, output, spec, overwrite, &|p| bar.update(p)).map_err(|e| e.to_string());
+    let result = process_file(input, output, spec, overwrite, &|p| bar.update(p)).map_err(|e| e.to_string());
     bar.finish();
     (result, start.elapsed().as_secs_f64())
 }
@@ -242,11 +222,7 @@ pub fn run_process(args: &ProcessArgs) -> anyhow::Result<bool> {
     let format = match args.spec.format {
         Some(f) => f,
         None => {
-            let ext = args
-                .output
-                .extension()
-                .map(|e| e.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let ext = args.output.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
             match OutputFormat::from_name(&ext) {
                 Some(f) => f,
                 None => bail!(
@@ -276,11 +252,7 @@ pub fn run_process(args: &ProcessArgs) -> anyhow::Result<bool> {
     if same_file(&args.input, &args.output) {
         bail!("the output is the input: use `audioproc --in-place FILE` to replace a file");
     }
-    let overwrite = if args.force {
-        Overwrite::Replace
-    } else {
-        Overwrite::Never
-    };
+    let overwrite = if args.force { Overwrite::Replace } else { Overwrite::Never };
     let (result, elapsed) = run_one(&args.input, &args.output, &spec, overwrite, !args.json);
     report(&args.input, &args.output, &result, elapsed, args.json, true)?;
     Ok(result.is_ok())
@@ -297,8 +269,7 @@ pub fn run_everyday(args: &EverydayArgs) -> anyhow::Result<bool> {
                 let start = Instant::now();
                 let (output, result, elapsed) = match everyday_plan(args, input) {
                     Ok((output, spec, overwrite)) => {
-                        let (r, e) =
-                            run_one(input, &output, &spec, overwrite, !args.json && !several);
+                        let (r, e) = run_one(input, &output, &spec, overwrite, !args.json && !several);
                         (output, r, e)
                     }
                     Err(e) => (input.clone(), Err(e), start.elapsed().as_secs_f64()),
@@ -312,22 +283,14 @@ pub fn run_everyday(args: &EverydayArgs) -> anyhow::Result<bool> {
     Ok(results.iter().all(|ok| *ok))
 }
 
-fn everyday_plan(
-    args: &EverydayArgs,
-    input: &Path,
-) -> Result<(PathBuf, ProcessingSpec, Overwrite), String> {
-    let ext = input
-        .extension()
-        .map(|e| e.to_string_lossy().into_owned())
-        .unwrap_or_default();
+fn everyday_plan(args: &EverydayArgs, input: &Path) -> Result<(PathBuf, ProcessingSpec, Overwrite), String> {
+    let ext = input.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
     let same = OutputFormat::from_name(&ext);
     let format = match (args.spec.format, same) {
         (Some(f), _) => f,
         (None, Some(f)) => f,
         (None, None) if args.in_place => {
-            return Err(format!(
-                "--in-place: cannot write .{ext} files (audioproc writes wav, flac, mp3, opus)"
-            ));
+            return Err(format!("--in-place: cannot write .{ext} files (audioproc writes wav, flac, mp3, opus)"));
         }
         (None, None) => OutputFormat::Flac,
     };
@@ -340,18 +303,11 @@ fn everyday_plan(
     let output = match same {
         Some(f) if f == format => input.with_file_name(format!(
             "{}.normalized.{ext}",
-            input
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
+            input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
         )),
         _ => normalized_name(input, format),
     };
-    let overwrite = if args.force {
-        Overwrite::Replace
-    } else {
-        Overwrite::Never
-    };
+    let overwrite = if args.force { Overwrite::Replace } else { Overwrite::Never };
     Ok((output, spec, overwrite))
 }
 

@@ -22,11 +22,9 @@ impl JobBar {
         let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(0);
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} {msg:>11} [{bar:30}] {percent:>3}% {elapsed_precise} ETA {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+                ProgressStyle::with_template("{prefix} {msg:>11} [{bar:30}] {percent:>3}% {elapsed_precise} ETA {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
             );
             bar.set_prefix(name.to_owned());
             bar.enable_steady_tick(Duration::from_millis(200));
@@ -40,16 +38,10 @@ impl JobBar {
     pub fn update(&self, p: Progress) {
         let Some(bar) = &self.bar else { return };
         let total = p.frames_total.unwrap_or(0);
-        if bar.is_hidden()
-            && (total == 0 || total as f64 / f64::from(p.sample_rate.max(1)) >= MIN_SECONDS)
-        {
+        if bar.is_hidden() && (total == 0 || total as f64 / f64::from(p.sample_rate.max(1)) >= MIN_SECONDS) {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         }
-        let msg = if p.pass == 1 {
-            "measuring"
-        } else {
-            "processing"
-        };
+        let msg = if p.pass == 1 { "measuring" } else { "processing" };
         if bar.message() != msg {
             bar.set_message(msg);
             bar.reset();

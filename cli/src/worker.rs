@@ -123,14 +123,9 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<bool> {
         Some(Err(e)) => return Err(e.into()),
         None => bail!("--output {}: expected s3://bucket/prefix/", args.output),
     };
-    let spec = args
-        .spec
-        .spec(args.spec.format.unwrap_or(OutputFormat::Flac));
+    let spec = args.spec.spec(args.spec.format.unwrap_or(OutputFormat::Flac));
     spec.validate()?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
-        .max(1);
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)).max(1);
     // Files in progress live here; removed on exit (after SIGKILL it stays: the systemd unit
     // of the fleet empties its cache directory before each start).
     let work_dir = tempfile::Builder::new()
@@ -138,10 +133,8 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<bool> {
         .tempdir()
         .context("creating the work directory in $TMPDIR")?;
     init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the worker runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the worker runtime")?;
     let outcome = runtime.block_on(async {
         let worker = Arc::new(Worker {
             s3: audioproc_s3::client_from_env().await,
@@ -154,13 +147,7 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<bool> {
             work_dir: work_dir.path().to_owned(),
             in_flight: Mutex::new(HashMap::new()),
         });
-        serve(
-            worker,
-            jobs,
-            Duration::from_secs(args.grace),
-            args.health_port,
-        )
-        .await
+        serve(worker, jobs, Duration::from_secs(args.grace), args.health_port).await
     });
     // Processing threads still running after the grace period are not waited for.
     runtime.shutdown_background();
@@ -172,9 +159,7 @@ fn init_logging() {
     use tracing_subscriber::EnvFilter;
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
@@ -193,16 +178,10 @@ async fn reached(stage: &watch::Receiver<Stage>, at_least: Stage) {
 async fn watch_signals(stage: Arc<watch::Sender<Stage>>) -> anyhow::Result<()> {
     let advance = move |name: &str| {
         if *stage.borrow() == Stage::Running {
-            info!(
-                signal = name,
-                "stopping: no more receives; in-flight messages finish"
-            );
+            info!(signal = name, "stopping: no more receives; in-flight messages finish");
             stage.send_replace(Stage::Draining);
         } else {
-            warn!(
-                signal = name,
-                "second signal: not waiting for in-flight messages"
-            );
+            warn!(signal = name, "second signal: not waiting for in-flight messages");
             stage.send_replace(Stage::Abandon);
         }
     };
@@ -231,12 +210,7 @@ async fn watch_signals(stage: Arc<watch::Sender<Stage>>) -> anyhow::Result<()> {
 }
 
 /// The receive loop, then the drain.
-async fn serve(
-    worker: Arc<Worker>,
-    jobs: usize,
-    grace: Duration,
-    health_port: Option<u16>,
-) -> anyhow::Result<bool> {
+async fn serve(worker: Arc<Worker>, jobs: usize, grace: Duration, health_port: Option<u16>) -> anyhow::Result<bool> {
     let (stage_tx, stage) = watch::channel(Stage::Running);
     let stage_tx = Arc::new(stage_tx);
     watch_signals(Arc::clone(&stage_tx)).await?;
@@ -306,11 +280,7 @@ async fn serve(
 
     while tasks.try_join_next().is_some() {}
     if !tasks.is_empty() {
-        info!(
-            in_flight = tasks.len(),
-            grace_s = grace.as_secs(),
-            "waiting for in-flight messages"
-        );
+        info!(in_flight = tasks.len(), grace_s = grace.as_secs(), "waiting for in-flight messages");
     }
     let drained = tokio::select! {
         r = tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }) => r.is_ok(),
@@ -326,9 +296,7 @@ async fn serve(
             "stopping before in-flight messages finished: handing them back to the queue"
         );
         for (id, receipt) in unfinished {
-            if let Err(e) =
-                queue::change_visibility(&worker.sqs, &worker.queue, &receipt, Duration::ZERO).await
-            {
+            if let Err(e) = queue::change_visibility(&worker.sqs, &worker.queue, &receipt, Duration::ZERO).await {
                 warn!(message_id = %id, error = %e, "could not hand the message back: it reappears when its visibility runs out");
             }
         }
@@ -344,9 +312,7 @@ fn retry_delay(visibility: Duration) -> Duration {
 
 impl Worker {
     fn in_flight(&self) -> MutexGuard<'_, HashMap<String, String>> {
-        self.in_flight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn handle(&self, message: Received) {
@@ -374,15 +340,11 @@ impl Worker {
             Ok(Notification::Objects(targets)) => targets,
         };
 
-        self.in_flight()
-            .insert(message.id.clone(), message.receipt_handle.clone());
+        self.in_flight().insert(message.id.clone(), message.receipt_handle.clone());
         let work = async {
             let mut retry = false;
             for target in targets {
-                retry |= matches!(
-                    self.run_target(target).await,
-                    ObjectStatus::RetryableFailure
-                );
+                retry |= matches!(self.run_target(target).await, ObjectStatus::RetryableFailure);
             }
             retry
         };
@@ -393,22 +355,14 @@ impl Worker {
         self.in_flight().remove(&message.id);
 
         if retry {
-            warn!(
-                status = "retry",
-                total_s = started.elapsed().as_secs_f64(),
-                "message kept for a retry"
-            );
+            warn!(status = "retry", total_s = started.elapsed().as_secs_f64(), "message kept for a retry");
             self.retry_later(&message).await;
         } else {
             // Logged before the delete, so that a log without it proves the message was not
             // deleted (the fleet test relies on this to know what a killed worker left behind).
             info!(status = "finished", "message finished: deleting it");
             self.delete(&message).await;
-            info!(
-                status = "done",
-                total_s = started.elapsed().as_secs_f64(),
-                "message done"
-            );
+            info!(status = "done", total_s = started.elapsed().as_secs_f64(), "message done");
         }
     }
 
@@ -418,10 +372,7 @@ impl Worker {
         let period = (self.visibility / 3).max(Duration::from_millis(500));
         loop {
             tokio::time::sleep(period).await;
-            if let Err(e) =
-                queue::change_visibility(&self.sqs, &self.queue, receipt_handle, self.visibility)
-                    .await
-            {
+            if let Err(e) = queue::change_visibility(&self.sqs, &self.queue, receipt_handle, self.visibility).await {
                 // Another worker may get it too; the job is idempotent, so carry on.
                 warn!(error = %e, "could not extend the message's visibility");
             }
@@ -437,9 +388,7 @@ impl Worker {
 
     async fn retry_later(&self, message: &Received) {
         let delay = retry_delay(self.visibility);
-        if let Err(e) =
-            queue::change_visibility(&self.sqs, &self.queue, &message.receipt_handle, delay).await
-        {
+        if let Err(e) = queue::change_visibility(&self.sqs, &self.queue, &message.receipt_handle, delay).await {
             warn!(error = %e, "could not shorten the message's visibility: it reappears when it runs out");
         }
     }

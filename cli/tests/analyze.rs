@@ -18,7 +18,8 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 const KEYS: [&str; 15] = [
@@ -43,7 +44,11 @@ const KEYS: [&str; 15] = [
 fn json_reports_every_file_with_exactly_the_schema_keys_and_exit_1_on_any_failure() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    write(d, "tone.wav", &wav(&sine(48_000, 2, 1000.0, db_to_amp(-23.0), 10.0, 0.0), Encoding::Pcm24, WavOptions::default()));
+    write(
+        d,
+        "tone.wav",
+        &wav(&sine(48_000, 2, 1000.0, db_to_amp(-23.0), 10.0, 0.0), Encoding::Pcm24, WavOptions::default()),
+    );
     // FLAC content under a .wav name: detected by content.
     write(d, "really_flac.wav", &flac(&programme(44_100, 2, 6.0, 1), 16));
     write(d, "mono.wav", &wav(&sine(44_100, 1, 1000.0, 0.25, 5.0, 0.0), Encoding::Pcm16, WavOptions::default()));
@@ -52,7 +57,17 @@ fn json_reports_every_file_with_exactly_the_schema_keys_and_exit_1_on_any_failur
     write(d, "empty.flac", b"");
 
     let out = audioproc(
-        &["analyze", "--json", "tone.wav", "really_flac.wav", "mono.wav", "silence.wav", "garbage.mp3", "empty.flac", "missing.wav"],
+        &[
+            "analyze",
+            "--json",
+            "tone.wav",
+            "really_flac.wav",
+            "mono.wav",
+            "silence.wav",
+            "garbage.mp3",
+            "empty.flac",
+            "missing.wav",
+        ],
         d,
     );
     assert_eq!(out.status.code(), Some(1), "stderr: {}", String::from_utf8_lossy(&out.stderr));
@@ -85,7 +100,14 @@ fn json_reports_every_file_with_exactly_the_schema_keys_and_exit_1_on_any_failur
 
     let silence = by("silence.wav");
     assert_eq!(silence["ok"], true);
-    for k in ["integrated_lufs", "true_peak_dbtp", "sample_peak_dbfs", "momentary_max_lufs", "short_term_max_lufs", "loudness_range_lu"] {
+    for k in [
+        "integrated_lufs",
+        "true_peak_dbtp",
+        "sample_peak_dbfs",
+        "momentary_max_lufs",
+        "short_term_max_lufs",
+        "loudness_range_lu",
+    ] {
         assert_eq!(silence[k], Value::Null, "{k} of silence must be null");
     }
 
@@ -107,7 +129,8 @@ fn dual_mono_reads_3_lu_louder_and_says_so() {
     let a = json(&audioproc(&["analyze", "--json", "m.wav"], dir.path()));
     let b = json(&audioproc(&["analyze", "--json", "--dual-mono", "m.wav"], dir.path()));
     assert_eq!(b["files"][0]["mono_mode"], "dual_mono");
-    let d = b["files"][0]["integrated_lufs"].as_f64().expect("n") - a["files"][0]["integrated_lufs"].as_f64().expect("n");
+    let d =
+        b["files"][0]["integrated_lufs"].as_f64().expect("n") - a["files"][0]["integrated_lufs"].as_f64().expect("n");
     assert!((d - 3.01).abs() < 0.01, "{d}");
 }
 
@@ -138,7 +161,9 @@ fn limits_from_the_command_line_refuse_files() {
     write(dir.path(), "st.wav", &wav(&sine(48_000, 2, 1000.0, 0.25, 3.0, 0.0), Encoding::Pcm16, WavOptions::default()));
     let out = audioproc(&["analyze", "--json", "--max-channels", "1", "st.wav"], dir.path());
     assert_eq!(out.status.code(), Some(1));
-    assert!(json(&out)["files"][0]["error"].as_str().expect("error").contains("channel count 2 exceeds the limit of 1"));
+    assert!(
+        json(&out)["files"][0]["error"].as_str().expect("error").contains("channel count 2 exceeds the limit of 1")
+    );
     let out = audioproc(&["analyze", "--json", "--max-duration", "1", "st.wav"], dir.path());
     assert_eq!(out.status.code(), Some(1));
 }

@@ -137,7 +137,8 @@ fn a_local_batch_processes_every_good_file_and_reports_every_bad_one() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let lines = report(&dir.path().join("run.jsonl"));
     assert_eq!(lines.len(), 200);
-    let bad_ok: Vec<&Value> = lines.iter().filter(|l| l["status"] == "ok" && l["source"].as_str().unwrap().contains("broken/")).collect();
+    let bad_ok: Vec<&Value> =
+        lines.iter().filter(|l| l["status"] == "ok" && l["source"].as_str().unwrap().contains("broken/")).collect();
     assert_eq!((count(&lines, "ok"), count(&lines, "failed")), (170, 30), "{bad_ok:?}");
     for l in lines.iter().filter(|l| l["status"] == "failed") {
         assert!(l["source"].as_str().unwrap().contains("broken/"), "{l}");
@@ -152,7 +153,10 @@ fn a_local_batch_processes_every_good_file_and_reports_every_bad_one() {
     let _ = bad;
     let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["schema"], "audioproc.batch/1");
-    assert_eq!((summary["listed"].as_u64(), summary["ok"].as_u64(), summary["failed"].as_u64()), (Some(200), Some(170), Some(30)));
+    assert_eq!(
+        (summary["listed"].as_u64(), summary["ok"].as_u64(), summary["failed"].as_u64()),
+        (Some(200), Some(170), Some(30))
+    );
     assert!((summary["audio_hours"].as_f64().unwrap() - 170.0 / 3600.0).abs() < 1e-3);
 
     // Run again: everything done is skipped, the bad ones fail again.
@@ -163,7 +167,8 @@ fn a_local_batch_processes_every_good_file_and_reports_every_bad_one() {
 
     // A changed input (new mtime and size) is processed again; --dry-run touches nothing.
     std::fs::write(src.join(&good[0]), wav(1.5, 999)).unwrap();
-    let o = audioproc(&["batch", "src", "dst", "--dry-run", "--report", "dry.jsonl", "--exclude", "broken/**"], dir.path());
+    let o =
+        audioproc(&["batch", "src", "dst", "--dry-run", "--report", "dry.jsonl", "--exclude", "broken/**"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
     let lines = report(&dir.path().join("dry.jsonl"));
     assert_eq!((count(&lines, "planned"), count(&lines, "skipped")), (1, 169));
@@ -198,7 +203,11 @@ fn a_killed_batch_finishes_on_restart_with_no_duplicates_and_no_partial_outputs(
     assert!(o.status.success(), "{}", stderr(&o));
     let lines = report(&dir.path().join("second.jsonl"));
     assert_eq!(lines.len(), 40);
-    assert!(count(&lines, "skipped") >= done_first, "{} skipped, {done_first} done before the kill", count(&lines, "skipped"));
+    assert!(
+        count(&lines, "skipped") >= done_first,
+        "{} skipped, {done_first} done before the kill",
+        count(&lines, "skipped")
+    );
     assert_eq!(count(&lines, "ok") + count(&lines, "skipped"), 40);
     let expected: BTreeSet<String> = good.iter().flat_map(|g| [out_name(g), format!("{}.json", out_name(g))]).collect();
     assert_eq!(tree(&dst), expected, "every output exactly once, no temporary files left");
@@ -210,7 +219,8 @@ fn sigterm_stops_cleanly_within_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
     good_tree(&src, 60, 3.0);
-    let mut child = spawn(&["batch", "src", "dst", "--report", "run.jsonl", "-j", "2", "--grace", "20", "--json"], dir.path());
+    let mut child =
+        spawn(&["batch", "src", "dst", "--report", "run.jsonl", "-j", "2", "--grace", "20", "--json"], dir.path());
     let path = dir.path().join("run.jsonl");
     let until = Instant::now() + Duration::from_secs(120);
     while report(&path).len() < 3 {
@@ -274,17 +284,24 @@ fn s3_batches_match_the_lambda_job_and_hostile_keys_never_leave_the_destination(
     assert_eq!(files, expected);
 
     // S3 → S3 gives the bytes the Lambda function's job gives for the same object and spec.
-    let o = audioproc(&["batch", &format!("s3://{b}/lib/"), &format!("s3://{b}/batch-out/"), "--include", "sub/*"], root);
+    let o =
+        audioproc(&["batch", &format!("s3://{b}/lib/"), &format!("s3://{b}/batch-out/"), "--include", "sub/*"], root);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = audioproc(&["process", &format!("s3://{b}/lib/sub/b.wav"), "-o", &format!("s3://{b}/single/b.flac")], root);
     assert!(o.status.success(), "{}", stderr(&o));
     let batch = s3.get(&b, "batch-out/sub/b.flac").expect("batch output");
     assert!(batch == s3.get(&b, "single/b.flac").unwrap(), "batch and the S3 job differ");
     let head = s3.head(&b, "batch-out/sub/b.flac").unwrap();
-    assert_eq!(head.metadata().unwrap()["audioproc-source-etag"], s3.head(&b, "lib/sub/b.wav").unwrap().e_tag().unwrap());
+    assert_eq!(
+        head.metadata().unwrap()["audioproc-source-etag"],
+        s3.head(&b, "lib/sub/b.wav").unwrap().e_tag().unwrap()
+    );
     assert!(s3.get(&b, "batch-out/sub/b.flac.json").is_some());
     // Run again: skipped by the metadata.
-    let o = audioproc(&["batch", &format!("s3://{b}/lib/"), &format!("s3://{b}/batch-out/"), "--include", "sub/*", "--json"], root);
+    let o = audioproc(
+        &["batch", &format!("s3://{b}/lib/"), &format!("s3://{b}/batch-out/"), "--include", "sub/*", "--json"],
+        root,
+    );
     let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["skipped"], 1, "{summary}");
 
@@ -300,7 +317,7 @@ fn s3_batches_match_the_lambda_job_and_hostile_keys_never_leave_the_destination(
         seen += summary["ok"].as_u64().unwrap();
     }
     assert_eq!(seen, 12);
-    let keys: Vec<String> = s3.keys(&b).into_iter().filter(|k| k.starts_with("sharded/") && k.ends_with(".flac")).collect();
+    let keys: Vec<String> =
+        s3.keys(&b).into_iter().filter(|k| k.starts_with("sharded/") && k.ends_with(".flac")).collect();
     assert_eq!(keys.len(), 12, "{keys:?}");
 }
-

@@ -70,10 +70,7 @@ fn scan(text: &str) -> Vec<Line<'_>> {
                 indent += 2 + (rest.len() - rest.trim_start().len());
                 text = rest.trim_start();
             }
-            Some(Line {
-                indent,
-                text: text.trim_end(),
-            })
+            Some(Line { indent, text: text.trim_end() })
         })
         .collect()
 }
@@ -81,10 +78,7 @@ fn scan(text: &str) -> Vec<Line<'_>> {
 /// The lines nested under the line at `at`.
 fn children<'s, 'a>(lines: &'s [Line<'a>], at: usize) -> &'s [Line<'a>] {
     let indent = lines[at].indent;
-    let end = lines[at + 1..]
-        .iter()
-        .position(|l| l.indent <= indent)
-        .map_or(lines.len(), |n| at + 1 + n);
+    let end = lines[at + 1..].iter().position(|l| l.indent <= indent).map_or(lines.len(), |n| at + 1 + n);
     &lines[at + 1..end]
 }
 
@@ -92,9 +86,7 @@ fn children<'s, 'a>(lines: &'s [Line<'a>], at: usize) -> &'s [Line<'a>] {
 fn block_at<'s, 'a>(mut block: &'s [Line<'a>], path: &[&str]) -> Option<&'s [Line<'a>]> {
     for key in path {
         let base = block.first()?.indent;
-        let at = block
-            .iter()
-            .position(|l| l.indent == base && l.key() == Some(*key))?;
+        let at = block.iter().position(|l| l.indent == base && l.key() == Some(*key))?;
         block = children(block, at);
     }
     Some(block)
@@ -103,28 +95,16 @@ fn block_at<'s, 'a>(mut block: &'s [Line<'a>], path: &[&str]) -> Option<&'s [Lin
 /// A scalar property of a template parameter.
 fn parameter(lines: &[Line<'_>], name: &str, property: &str) -> String {
     block_at(lines, &["Parameters", name])
-        .and_then(|b| {
-            b.iter()
-                .find(|l| l.key() == Some(property))
-                .and_then(Line::value)
-        })
+        .and_then(|b| b.iter().find(|l| l.key() == Some(property)).and_then(Line::value))
         .unwrap_or_else(|| panic!("template: Parameters.{name}.{property} not found"))
 }
 
 /// The lines of the systemd unit the user data writes (between `<<'UNIT'` and `UNIT`), without
 /// the block's indentation.
 fn systemd_unit(text: &str) -> Vec<String> {
-    let mut lines = text
-        .lines()
-        .skip_while(|l| !l.contains("/etc/systemd/system/audioproc-worker.service <<'UNIT'"));
-    assert!(
-        lines.next().is_some(),
-        "the user data doesn't write /etc/systemd/system/audioproc-worker.service"
-    );
-    lines
-        .take_while(|l| l.trim() != "UNIT")
-        .map(|l| l.trim().to_owned())
-        .collect()
+    let mut lines = text.lines().skip_while(|l| !l.contains("/etc/systemd/system/audioproc-worker.service <<'UNIT'"));
+    assert!(lines.next().is_some(), "the user data doesn't write /etc/systemd/system/audioproc-worker.service");
+    lines.take_while(|l| l.trim() != "UNIT").map(|l| l.trim().to_owned()).collect()
 }
 
 /// The value of `key=` in the unit's `[Service]` section.
@@ -145,10 +125,7 @@ fn flag_value<'c>(command: &'c str, flag: &str) -> Option<&'c str> {
 /// Whether `value` matches [`SINGLE_SEGMENT`].
 fn is_single_segment(value: &str) -> bool {
     value.strip_suffix('/').is_some_and(|segment| {
-        !segment.is_empty()
-            && segment
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        !segment.is_empty() && segment.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
     })
 }
 
@@ -175,42 +152,21 @@ fn intrinsics_are_long_form() {
 #[test]
 fn systemd_unit_restarts_always_and_stops_gracefully() {
     let unit = systemd_unit(TEMPLATE);
-    assert_eq!(
-        service_setting(&unit, "Restart"),
-        Some("always"),
-        "{unit:#?}"
-    );
-    assert_eq!(
-        service_setting(&unit, "KillSignal"),
-        Some("SIGTERM"),
-        "{unit:#?}"
-    );
+    assert_eq!(service_setting(&unit, "Restart"), Some("always"), "{unit:#?}");
+    assert_eq!(service_setting(&unit, "KillSignal"), Some("SIGTERM"), "{unit:#?}");
     let exec = service_setting(&unit, "ExecStart").expect("no ExecStart");
-    assert!(
-        exec.starts_with("/opt/audioproc/bin/audioproc worker "),
-        "{exec}"
-    );
+    assert!(exec.starts_with("/opt/audioproc/bin/audioproc worker "), "{exec}");
     assert_eq!(flag_value(exec, "--queue"), Some("${WorkQueue}"));
-    assert_eq!(
-        flag_value(exec, "--output"),
-        Some("s3://${OutputBucketName}/${OutputPrefix}")
-    );
+    assert_eq!(flag_value(exec, "--output"), Some("s3://${OutputBucketName}/${OutputPrefix}"));
     assert_eq!(flag_value(exec, "--health-port"), Some("8080"));
     // systemd must wait for the worker's grace period before it kills it.
-    let grace: u64 =
-        flag_value(exec, "--grace").map_or(60, |g| g.parse().expect("--grace is a number"));
+    let grace: u64 = flag_value(exec, "--grace").map_or(60, |g| g.parse().expect("--grace is a number"));
     let stop: u64 = service_setting(&unit, "TimeoutStopSec")
         .expect("no TimeoutStopSec")
         .parse()
         .expect("TimeoutStopSec in plain seconds");
-    assert!(
-        stop > grace,
-        "TimeoutStopSec={stop} must exceed --grace {grace}"
-    );
-    assert!(
-        unit.iter().any(|l| l == "WantedBy=multi-user.target"),
-        "{unit:#?}"
-    );
+    assert!(stop > grace, "TimeoutStopSec={stop} must exceed --grace {grace}");
+    assert!(unit.iter().any(|l| l == "WantedBy=multi-user.target"), "{unit:#?}");
     assert!(TEMPLATE.contains("systemctl enable --now audioproc-worker.service"));
 }
 
@@ -222,27 +178,16 @@ fn notification_prefix_never_matches_outputs() {
 
     // Both prefixes are single segments ending in '/', so different values never overlap...
     for name in ["InputPrefix", "OutputPrefix"] {
-        assert_eq!(
-            parameter(&lines, name, "AllowedPattern"),
-            SINGLE_SEGMENT,
-            "{name}"
-        );
+        assert_eq!(parameter(&lines, name, "AllowedPattern"), SINGLE_SEGMENT, "{name}");
     }
     assert!(is_single_segment(&input_prefix) && is_single_segment(&output_prefix));
     let alphabet = ['a', 'Z', '0', '.', '_', '-'];
     let mut values: Vec<String> = alphabet.iter().map(|c| format!("{c}/")).collect();
-    values.extend(
-        alphabet
-            .iter()
-            .flat_map(|a| alphabet.iter().map(move |b| format!("{a}{b}/"))),
-    );
+    values.extend(alphabet.iter().flat_map(|a| alphabet.iter().map(move |b| format!("{a}{b}/"))));
     for a in &values {
         assert!(is_single_segment(a));
         for b in values.iter().filter(|b| *b != a) {
-            assert!(
-                !a.starts_with(b.as_str()) && !b.starts_with(a.as_str()),
-                "{a:?} / {b:?}"
-            );
+            assert!(!a.starts_with(b.as_str()) && !b.starts_with(a.as_str()), "{a:?} / {b:?}");
         }
     }
     assert!(!is_single_segment("a/b/") && !is_single_segment("/") && !is_single_segment("a"));
@@ -252,41 +197,18 @@ fn notification_prefix_never_matches_outputs() {
     let rules = block_at(&lines, &["Rules"]).expect("template: no Rules");
     let text: Vec<&str> = rules.iter().map(|l| l.text).collect();
     assert!(
-        text.windows(4).any(|w| w
-            == [
-                "Fn::Not:",
-                "Fn::Equals:",
-                "Ref: InputPrefix",
-                "Ref: OutputPrefix"
-            ]),
+        text.windows(4).any(|w| w == ["Fn::Not:", "Fn::Equals:", "Ref: InputPrefix", "Ref: OutputPrefix"]),
         "no rule asserts InputPrefix != OutputPrefix"
     );
-    assert!(
-        !text.iter().any(|t| t.starts_with("RuleCondition")),
-        "the rule must hold unconditionally"
-    );
+    assert!(!text.iter().any(|t| t.starts_with("RuleCondition")), "the rule must hold unconditionally");
 
     // The notification filters on InputPrefix only; the workers write under OutputPrefix.
-    let notification = block_at(
-        &lines,
-        &[
-            "Resources",
-            "InputBucket",
-            "Properties",
-            "NotificationConfiguration",
-        ],
-    )
-    .expect("template: InputBucket has no NotificationConfiguration");
+    let notification = block_at(&lines, &["Resources", "InputBucket", "Properties", "NotificationConfiguration"])
+        .expect("template: InputBucket has no NotificationConfiguration");
     let filter: Vec<&str> = notification.iter().map(|l| l.text).collect();
     assert!(filter.contains(&"Event: s3:ObjectCreated:*"), "{filter:?}");
-    let rules_at = filter
-        .iter()
-        .position(|t| *t == "Rules:")
-        .expect("no S3Key filter rules");
-    assert_eq!(
-        filter[rules_at + 1..],
-        ["Name: prefix", "Value:", "Ref: InputPrefix"]
-    );
+    let rules_at = filter.iter().position(|t| *t == "Rules:").expect("no S3Key filter rules");
+    assert_eq!(filter[rules_at + 1..], ["Name: prefix", "Value:", "Ref: InputPrefix"]);
     let unit = systemd_unit(TEMPLATE);
     let exec = service_setting(&unit, "ExecStart").expect("no ExecStart");
     assert!(flag_value(exec, "--output").is_some_and(|o| o.ends_with("/${OutputPrefix}")));
@@ -296,12 +218,7 @@ fn notification_prefix_never_matches_outputs() {
 fn queue_redrives_after_five_receives() {
     let lines = scan(TEMPLATE);
     let queue = block_at(&lines, &["Resources", "WorkQueue", "Properties"]).expect("no WorkQueue");
-    let value = |key: &str| {
-        queue
-            .iter()
-            .find(|l| l.key() == Some(key))
-            .and_then(Line::value)
-    };
+    let value = |key: &str| queue.iter().find(|l| l.key() == Some(key)).and_then(Line::value);
     assert_eq!(value("VisibilityTimeout").as_deref(), Some("900"));
     assert_eq!(value("maxReceiveCount").as_deref(), Some("5"));
 }

@@ -23,12 +23,15 @@ fn stderr(o: &Output) -> String {
 }
 
 fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
 }
 
 fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> =
-        std::fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
     v.sort();
     v
 }
@@ -66,7 +69,10 @@ fn everyday_command_writes_a_normalized_file_beside_the_input_and_never_overwrit
     assert_eq!(names(d), ["song.normalized.wav", "song.wav"]);
     assert_eq!(std::fs::read(d.join("song.wav")).expect("read"), original, "input untouched");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("song.normalized.wav") && text.contains("-23.0 LUFS") && text.contains("Target met"), "{text}");
+    assert!(
+        text.contains("song.normalized.wav") && text.contains("-23.0 LUFS") && text.contains("Target met"),
+        "{text}"
+    );
 
     // Again: the output exists, so it is refused and left alone.
     let before = std::fs::read(d.join("song.normalized.wav")).expect("read");
@@ -162,7 +168,8 @@ fn one_bad_file_does_not_stop_the_others() {
     put(d, "c.wav", &song(3.0));
     let out = audioproc(&["--json", "a.wav", "b.flac", "c.wav"], d);
     assert_eq!(out.status.code(), Some(1));
-    let docs: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let docs: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
     assert_eq!(docs.len(), 3);
     assert_eq!(docs.iter().filter(|v| v["ok"] == true).count(), 2);
     assert_eq!(names(d), ["a.normalized.wav", "a.wav", "b.flac", "c.normalized.wav", "c.wav"]);

@@ -61,11 +61,15 @@ fn process_reaches_s3_in_every_combination() {
     let again = audioproc(&["process", &url("in/song one.wav"), "-o", &url("out/song one.flac")], dir.path());
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("exists"), "{}", stderr(&again));
-    let forced = audioproc(&["process", &url("in/song one.wav"), "-o", &url("out/song one.flac"), "--force"], dir.path());
+    let forced =
+        audioproc(&["process", &url("in/song one.wav"), "-o", &url("out/song one.flac"), "--force"], dir.path());
     assert!(forced.status.success(), "{}", stderr(&forced));
 
     // S3 → local.
-    let o = audioproc(&["process", &url("in/song one.wav"), "-o", "local.wav", "--preset", "streaming", "--mode", "limit"], dir.path());
+    let o = audioproc(
+        &["process", &url("in/song one.wav"), "-o", "local.wav", "--preset", "streaming", "--mode", "limit"],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let (i, _) = measure(&dir.path().join("local.wav"));
     assert!((i + 14.0).abs() <= 0.5, "{i}");

@@ -42,22 +42,14 @@ struct Sqs {
 
 impl Sqs {
     fn new(endpoint: &str) -> Sqs {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let config = aws_sdk_sqs::Config::builder()
             .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
             .endpoint_url(endpoint)
             .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "test", "test", None, None, "tests",
-            ))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "tests"))
             .build();
-        Sqs {
-            rt,
-            client: aws_sdk_sqs::Client::from_conf(config),
-        }
+        Sqs { rt, client: aws_sdk_sqs::Client::from_conf(config) }
     }
 
     fn create(&self, name: &str, attributes: &[(QueueAttributeName, String)]) -> String {
@@ -65,24 +57,13 @@ impl Sqs {
         for (k, v) in attributes {
             req = req.attributes(k.clone(), v);
         }
-        self.rt
-            .block_on(req.send())
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_owned()
+        self.rt.block_on(req.send()).unwrap().queue_url().unwrap().to_owned()
     }
 
     fn attribute(&self, url: &str, name: QueueAttributeName) -> String {
         let out = self
             .rt
-            .block_on(
-                self.client
-                    .get_queue_attributes()
-                    .queue_url(url)
-                    .attribute_names(name.clone())
-                    .send(),
-            )
+            .block_on(self.client.get_queue_attributes().queue_url(url).attribute_names(name.clone()).send())
             .unwrap();
         out.attributes().unwrap()[&name].clone()
     }
@@ -93,37 +74,21 @@ impl Sqs {
         let visibility = (QueueAttributeName::VisibilityTimeout, VISIBILITY.to_owned());
         let dlq = self.create(&format!("{name}-dlq"), std::slice::from_ref(&visibility));
         let dlq_arn = self.attribute(&dlq, QueueAttributeName::QueueArn);
-        let redrive =
-            json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string()})
-                .to_string();
-        let queue = self.create(
-            name,
-            &[visibility, (QueueAttributeName::RedrivePolicy, redrive)],
-        );
+        let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string()}).to_string();
+        let queue = self.create(name, &[visibility, (QueueAttributeName::RedrivePolicy, redrive)]);
         (queue, dlq)
     }
 
     fn send(&self, url: &str, body: &str) {
-        self.rt
-            .block_on(
-                self.client
-                    .send_message()
-                    .queue_url(url)
-                    .message_body(body)
-                    .send(),
-            )
-            .unwrap();
+        self.rt.block_on(self.client.send_message().queue_url(url).message_body(body).send()).unwrap();
     }
 
     /// Messages visible + in flight.
     fn count(&self, url: &str) -> u64 {
-        [
-            QueueAttributeName::ApproximateNumberOfMessages,
-            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-        ]
-        .into_iter()
-        .map(|a| self.attribute(url, a).parse::<u64>().unwrap())
-        .sum()
+        [QueueAttributeName::ApproximateNumberOfMessages, QueueAttributeName::ApproximateNumberOfMessagesNotVisible]
+            .into_iter()
+            .map(|a| self.attribute(url, a).parse::<u64>().unwrap())
+            .sum()
     }
 
     /// Receives every message there is now (visible ones), without deleting them.
@@ -131,18 +96,10 @@ impl Sqs {
         let out = self
             .rt
             .block_on(
-                self.client
-                    .receive_message()
-                    .queue_url(url)
-                    .max_number_of_messages(10)
-                    .visibility_timeout(30)
-                    .send(),
+                self.client.receive_message().queue_url(url).max_number_of_messages(10).visibility_timeout(30).send(),
             )
             .unwrap();
-        out.messages()
-            .iter()
-            .map(|m| m.body().unwrap_or_default().to_owned())
-            .collect()
+        out.messages().iter().map(|m| m.body().unwrap_or_default().to_owned()).collect()
     }
 }
 
@@ -169,9 +126,7 @@ impl Worker {
                 cmd.env_remove(k);
             }
         }
-        cmd.args([
-            "worker", "--queue", queue, "--output", output, "--jobs", "2",
-        ]);
+        cmd.args(["worker", "--queue", queue, "--output", output, "--jobs", "2"]);
         if !extra.contains(&"--visibility") {
             cmd.args(["--visibility", VISIBILITY]);
         }
@@ -188,11 +143,7 @@ impl Worker {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
         let child = cmd.spawn().unwrap();
-        Worker {
-            child,
-            log,
-            _dir: dir,
-        }
+        Worker { child, log, _dir: dir }
     }
 
     fn logs(&self) -> String {
@@ -201,18 +152,12 @@ impl Worker {
 
     /// The JSON log lines.
     fn events(&self) -> Vec<Value> {
-        self.logs()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        self.logs().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
     }
 
     /// SIGTERM, through kill(1) (no `unsafe` here).
     fn terminate(&self) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
+        let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(ok.success(), "kill -TERM failed");
     }
 
@@ -242,28 +187,16 @@ impl Drop for Worker {
 }
 
 /// Polls `done` every 200 ms until it holds; panics with `what` and `context()` after `within`.
-fn wait_until(
-    within: Duration,
-    what: &str,
-    mut done: impl FnMut() -> bool,
-    context: impl Fn() -> String,
-) {
+fn wait_until(within: Duration, what: &str, mut done: impl FnMut() -> bool, context: impl Fn() -> String) {
     let until = Instant::now() + within;
     while !done() {
-        assert!(
-            Instant::now() < until,
-            "timed out waiting for {what}\n{}",
-            context()
-        );
+        assert!(Instant::now() < until, "timed out waiting for {what}\n{}", context());
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
 fn keys_under(s3: &S3, bucket: &str, prefix: &str) -> Vec<String> {
-    s3.keys(bucket)
-        .into_iter()
-        .filter(|k| k.starts_with(prefix))
-        .collect()
+    s3.keys(bucket).into_iter().filter(|k| k.starts_with(prefix)).collect()
 }
 
 fn input_key(i: usize) -> String {
@@ -317,13 +250,7 @@ fn a_fleet_survives_a_killed_worker_and_dead_letters_only_poison() {
         || single.logs(),
     );
     single.terminate();
-    assert!(
-        single
-            .wait_exit(Duration::from_secs(10))
-            .is_some_and(|s| s.success()),
-        "{}",
-        single.logs()
-    );
+    assert!(single.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", single.logs());
     let reference_s = started.elapsed().as_secs_f64();
 
     // The fleet: two workers on a queue with a dead-letter queue; one poison message.
@@ -336,35 +263,17 @@ fn a_fleet_survives_a_killed_worker_and_dead_letters_only_poison() {
     let output = format!("s3://{b}/out/");
     let mut doomed = Worker::start(&queue, &output, &[]);
     let mut survivor = Worker::start(&queue, &output, &["--grace", "10"]);
-    let flac_count = |s3: &S3| {
-        keys_under(s3, &b, "out/")
-            .iter()
-            .filter(|k| k.ends_with(".flac"))
-            .count()
-    };
+    let flac_count = |s3: &S3| keys_under(s3, &b, "out/").iter().filter(|k| k.ends_with(".flac")).count();
     // Kill one once outputs appear, at a moment its log shows a message in progress.
-    wait_until(
-        Duration::from_secs(30),
-        "the first outputs",
-        || flac_count(&s3) >= 3,
-        || doomed.logs(),
-    );
+    wait_until(Duration::from_secs(30), "the first outputs", || flac_count(&s3) >= 3, || doomed.logs());
     let until = Instant::now() + Duration::from_secs(10);
     while unfinished_messages(&doomed).is_empty() {
-        assert!(
-            Instant::now() < until,
-            "the worker never had a message in progress\n{}",
-            doomed.logs()
-        );
+        assert!(Instant::now() < until, "the worker never had a message in progress\n{}", doomed.logs());
         std::thread::sleep(Duration::from_millis(5));
     }
     doomed.kill();
     let abandoned = unfinished_messages(&doomed);
-    assert!(
-        !abandoned.is_empty(),
-        "the killed worker was not mid-file:\n{}",
-        doomed.logs()
-    );
+    assert!(!abandoned.is_empty(), "the killed worker was not mid-file:\n{}", doomed.logs());
 
     wait_until(
         Duration::from_secs(60),
@@ -415,11 +324,7 @@ fn a_fleet_survives_a_killed_worker_and_dead_letters_only_poison() {
 
     survivor.terminate();
     let status = survivor.wait_exit(Duration::from_secs(10));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "SIGTERM: {status:?}\n{}",
-        survivor.logs()
-    );
+    assert!(status.is_some_and(|s| s.success()), "SIGTERM: {status:?}\n{}", survivor.logs());
     assert!(survivor.logs().contains("worker stopped"));
     eprintln!(
         "fleet test: reference run {reference_s:.1} s, total {:.1} s, {} messages abandoned by the killed worker",
@@ -440,30 +345,17 @@ fn http_get(port: u16, path: &str) -> (u16, String) {
             }
         }
     };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     (status, body)
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[test]
@@ -473,30 +365,13 @@ fn health_endpoints_report_liveness_and_readiness() {
     let b = bucket("health");
     s3.create_bucket(&b);
     let queue = sqs.create(&format!("health-{}", std::process::id()), &[]);
-    let bogus = format!(
-        "{}/123456789012/no-such-queue-{}",
-        moto.endpoint(),
-        std::process::id()
-    );
+    let bogus = format!("{}/123456789012/no-such-queue-{}", moto.endpoint(), std::process::id());
 
     let (good_port, bad_port) = (free_port(), free_port());
-    let mut good = Worker::start(
-        &queue,
-        &format!("s3://{b}/out/"),
-        &["--health-port", &good_port.to_string()],
-    );
-    let mut bad = Worker::start(
-        &bogus,
-        &format!("s3://{b}/out/"),
-        &["--health-port", &bad_port.to_string()],
-    );
+    let mut good = Worker::start(&queue, &format!("s3://{b}/out/"), &["--health-port", &good_port.to_string()]);
+    let mut bad = Worker::start(&bogus, &format!("s3://{b}/out/"), &["--health-port", &bad_port.to_string()]);
 
-    assert_eq!(
-        http_get(good_port, "/healthz"),
-        (200, "ok\n".to_owned()),
-        "{}",
-        good.logs()
-    );
+    assert_eq!(http_get(good_port, "/healthz"), (200, "ok\n".to_owned()), "{}", good.logs());
     let (status, body) = http_get(good_port, "/readyz");
     assert_eq!(status, 200, "{body}\n{}", good.logs());
     assert_eq!(http_get(good_port, "/nope").0, 404);
@@ -504,19 +379,12 @@ fn health_endpoints_report_liveness_and_readiness() {
     assert_eq!(http_get(bad_port, "/healthz").0, 200, "{}", bad.logs());
     let (status, body) = http_get(bad_port, "/readyz");
     assert_eq!(status, 503, "{body}");
-    assert!(
-        body.contains("SQS") && body.contains("no-such-queue"),
-        "{body}"
-    );
+    assert!(body.contains("SQS") && body.contains("no-such-queue"), "{body}");
 
     for w in [&mut good, &mut bad] {
         w.terminate();
         let status = w.wait_exit(Duration::from_secs(10));
-        assert!(
-            status.is_some_and(|s| s.success()),
-            "{status:?}\n{}",
-            w.logs()
-        );
+        assert!(status.is_some_and(|s| s.success()), "{status:?}\n{}", w.logs());
     }
 }
 
@@ -533,47 +401,20 @@ fn corrupt_objects_get_an_error_report_and_their_message_is_deleted() {
     // One message naming a corrupt and a good object, a test event, and our own output.
     let two = json!({"Records": [s3_event(&b, "in/bad.wav")["Records"][0], s3_event(&b, "in/good.wav")["Records"][0]]});
     sqs.send(&queue, &two.to_string());
-    sqs.send(
-        &queue,
-        &json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": b}).to_string(),
-    );
+    sqs.send(&queue, &json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": b}).to_string());
     sqs.send(&queue, &s3_event(&b, "out/in/old.flac").to_string());
 
     let mut worker = Worker::start(&queue, &format!("s3://{b}/out/"), &[]);
-    wait_until(
-        Duration::from_secs(30),
-        "the queue to empty",
-        || sqs.count(&queue) == 0,
-        || worker.logs(),
-    );
-    let report: Value = serde_json::from_slice(
-        &s3.get(&b, "out/in/bad.wav.error.json")
-            .expect("no error report"),
-    )
-    .unwrap();
-    assert_eq!(
-        (report["ok"].as_bool(), report["failure"].as_str()),
-        (Some(false), Some("permanent")),
-        "{report}"
-    );
-    assert!(
-        s3.head(&b, "out/in/good.flac").is_some(),
-        "the good object of the same message was not processed"
-    );
+    wait_until(Duration::from_secs(30), "the queue to empty", || sqs.count(&queue) == 0, || worker.logs());
+    let report: Value =
+        serde_json::from_slice(&s3.get(&b, "out/in/bad.wav.error.json").expect("no error report")).unwrap();
+    assert_eq!((report["ok"].as_bool(), report["failure"].as_str()), (Some(false), Some("permanent")), "{report}");
+    assert!(s3.head(&b, "out/in/good.flac").is_some(), "the good object of the same message was not processed");
     assert_eq!(
         keys_under(&s3, &b, "out/"),
-        [
-            "out/in/bad.wav.error.json",
-            "out/in/good.flac",
-            "out/in/good.flac.json",
-            "out/in/old.flac"
-        ]
+        ["out/in/bad.wav.error.json", "out/in/good.flac", "out/in/good.flac.json", "out/in/old.flac"]
     );
-    assert_eq!(
-        sqs.count(&dlq),
-        0,
-        "a message went to the dead-letter queue"
-    );
+    assert_eq!(sqs.count(&dlq), 0, "a message went to the dead-letter queue");
 
     let statuses: HashMap<String, usize> = worker
         .events()
@@ -583,28 +424,11 @@ fn corrupt_objects_get_an_error_report_and_their_message_is_deleted() {
             *m.entry(s).or_default() += 1;
             m
         });
-    for (status, n) in [
-        ("permanent_failure", 1),
-        ("written", 1),
-        ("test_event", 1),
-        ("ignored", 1),
-        ("done", 2),
-    ] {
-        assert_eq!(
-            statuses.get(status).copied(),
-            Some(n),
-            "{status}: {statuses:?}\n{}",
-            worker.logs()
-        );
+    for (status, n) in [("permanent_failure", 1), ("written", 1), ("test_event", 1), ("ignored", 1), ("done", 2)] {
+        assert_eq!(statuses.get(status).copied(), Some(n), "{status}: {statuses:?}\n{}", worker.logs());
     }
     worker.terminate();
-    assert!(
-        worker
-            .wait_exit(Duration::from_secs(10))
-            .is_some_and(|s| s.success()),
-        "{}",
-        worker.logs()
-    );
+    assert!(worker.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", worker.logs());
 }
 
 #[test]
@@ -617,10 +441,7 @@ fn a_retryable_failure_brings_the_message_back() {
     let (queue, dlq) = sqs.with_dlq(&format!("retry-{}", std::process::id()), 2);
     sqs.send(&queue, &s3_event(&b, "in/retry.wav").to_string());
     // Every attempt the SDK makes at the output's PUT fails once (the report's goes through).
-    let proxy = FaultProxy::start(
-        &moto.endpoint(),
-        vec![FaultRule::new("PUT", "retry.flac?x-id=PutObject", 500, 4)],
-    );
+    let proxy = FaultProxy::start(&moto.endpoint(), vec![FaultRule::new("PUT", "retry.flac?x-id=PutObject", 500, 4)]);
     // S3 through the proxy, SQS straight to moto, and nothing on the generic endpoint.
     let env = [
         ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
@@ -637,37 +458,20 @@ fn a_retryable_failure_brings_the_message_back() {
     assert_eq!(proxy.injected(), 4);
     assert_eq!(sqs.count(&dlq), 0);
     let events = worker.events();
-    let with = |field: &str, value: &str| {
-        events
-            .iter()
-            .filter(|e| e["fields"][field] == value)
-            .count()
-    };
+    let with = |field: &str, value: &str| events.iter().filter(|e| e["fields"][field] == value).count();
     assert_eq!(
-        (
-            with("status", "retryable_failure"),
-            with("status", "retry"),
-            with("status", "written")
-        ),
+        (with("status", "retryable_failure"), with("status", "retry"), with("status", "written")),
         (1, 1, 1),
         "{}",
         worker.logs()
     );
     assert!(
-        events
-            .iter()
-            .any(|e| e["fields"]["status"] == "written" && e["span"]["receive_count"] == 2),
+        events.iter().any(|e| e["fields"]["status"] == "written" && e["span"]["receive_count"] == 2),
         "{}",
         worker.logs()
     );
     worker.terminate();
-    assert!(
-        worker
-            .wait_exit(Duration::from_secs(10))
-            .is_some_and(|s| s.success()),
-        "{}",
-        worker.logs()
-    );
+    assert!(worker.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", worker.logs());
 }
 
 #[test]
@@ -694,28 +498,12 @@ fn sigterm_hands_unfinished_messages_back() {
     );
     first.terminate();
     let status = first.wait_exit(Duration::from_secs(10));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "{status:?}\n{}",
-        first.logs()
-    );
-    assert!(
-        first.logs().contains("handing them back"),
-        "{}",
-        first.logs()
-    );
+    assert!(status.is_some_and(|s| s.success()), "{status:?}\n{}", first.logs());
+    assert!(first.logs().contains("handing them back"), "{}", first.logs());
     // Visible again at once, not after the 600 s the worker received it for.
     let visible = || sqs.attribute(&queue, QueueAttributeName::ApproximateNumberOfMessages);
-    wait_until(
-        Duration::from_secs(3),
-        "the message to be visible again",
-        || visible() == "1",
-        || first.logs(),
-    );
-    assert!(
-        s3.head(&b, "out/in/long.flac").is_none(),
-        "written despite the stop"
-    );
+    wait_until(Duration::from_secs(3), "the message to be visible again", || visible() == "1", || first.logs());
+    assert!(s3.head(&b, "out/in/long.flac").is_none(), "written despite the stop");
 
     let mut second = Worker::start(&queue, &output, &[]);
     wait_until(
@@ -725,11 +513,5 @@ fn sigterm_hands_unfinished_messages_back() {
         || second.logs(),
     );
     second.terminate();
-    assert!(
-        second
-            .wait_exit(Duration::from_secs(10))
-            .is_some_and(|s| s.success()),
-        "{}",
-        second.logs()
-    );
+    assert!(second.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", second.logs());
 }

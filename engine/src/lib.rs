@@ -24,7 +24,7 @@ pub mod tags;
 pub use analyze::{Analysis, AnalyzeOptions, analyze_path, analyze_source};
 pub use channels::ChannelRole;
 pub use decode::{Decoder, Limits, StreamInfo};
-pub use error::{Error, Result, Warning};
 pub use encode::{OutputFormat, SampleFormat};
+pub use error::{Error, Result, Warning};
 pub use loudness::{LoudnessMeter, LoudnessReport, MeterOptions, MonoMode};
 pub use process::{Overwrite, PeakMode, Preset, ProcessReport, ProcessingSpec, Progress, process_file};

@@ -73,18 +73,11 @@ pub enum Preset {
 
 impl Preset {
     /// Every preset.
-    pub const ALL: [Preset; 4] = [
-        Preset::Ebu,
-        Preset::Streaming,
-        Preset::Podcast,
-        Preset::Atsc,
-    ];
+    pub const ALL: [Preset; 4] = [Preset::Ebu, Preset::Streaming, Preset::Podcast, Preset::Atsc];
 
     /// The preset called `name` (case-insensitive).
     pub fn from_name(name: &str) -> Option<Self> {
-        Preset::ALL
-            .into_iter()
-            .find(|p| p.name().eq_ignore_ascii_case(name))
+        Preset::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(name))
     }
 
     /// The preset's name.
@@ -222,10 +215,7 @@ impl ProcessingSpec {
             return bad(format!("target {} LUFS is outside −70…0", self.target_lufs));
         }
         if !self.true_peak_dbtp.is_finite() || !(-20.0..=0.0).contains(&self.true_peak_dbtp) {
-            return bad(format!(
-                "true-peak ceiling {} dBTP is outside −20…0",
-                self.true_peak_dbtp
-            ));
+            return bad(format!("true-peak ceiling {} dBTP is outside −20…0", self.true_peak_dbtp));
         }
         if let Some(rate) = self.sample_rate {
             if !(8_000..=384_000).contains(&rate) {
@@ -242,18 +232,13 @@ impl ProcessingSpec {
         if let Some(ch) = self.channels
             && !(1..=2).contains(&ch)
         {
-            return bad(format!(
-                "--channels {ch}: the output can be mixed to 1 or 2 channels"
-            ));
+            return bad(format!("--channels {ch}: the output can be mixed to 1 or 2 channels"));
         }
         if self.sample_format == Some(SampleFormat::F32) && self.format == OutputFormat::Flac {
             return bad("FLAC holds integer samples: use 16 or 24 bits".to_owned());
         }
         if self.sample_format.is_some() && self.format.is_lossy() {
-            return bad(format!(
-                "--bits applies to WAV and FLAC, not {}",
-                self.format.extension()
-            ));
+            return bad(format!("--bits applies to WAV and FLAC, not {}", self.format.extension()));
         }
         if let Mp3Bitrate::Cbr(k) = self.mp3
             && !(32..=320).contains(&k)
@@ -261,10 +246,7 @@ impl ProcessingSpec {
             return bad(format!("MP3 bit rate {k} kb/s is outside 32…320"));
         }
         if !(6..=512).contains(&self.opus_kbps) {
-            return bad(format!(
-                "Opus bit rate {} kb/s is outside 6…512",
-                self.opus_kbps
-            ));
+            return bad(format!("Opus bit rate {} kb/s is outside 6…512", self.opus_kbps));
         }
         Ok(())
     }
@@ -277,12 +259,10 @@ impl ProcessingSpec {
             self.target_lufs,
             self.true_peak_dbtp,
             self.mode.name(),
-            self.sample_rate
-                .map_or("keep".to_owned(), |r| r.to_string()),
+            self.sample_rate.map_or("keep".to_owned(), |r| r.to_string()),
             self.channels.map_or("keep".to_owned(), |c| c.to_string()),
             self.format.extension(),
-            self.sample_format
-                .map_or("auto".to_owned(), |s| s.bits().to_string()),
+            self.sample_format.map_or("auto".to_owned(), |s| s.bits().to_string()),
             self.dither,
             self.mp3,
             self.opus_kbps,
@@ -387,13 +367,11 @@ impl Plan {
                 spec.format.extension()
             ));
         }
-        let sample_format =
-            spec.sample_format
-                .unwrap_or(match (info.bits_per_sample, info.float) {
-                    (_, true) if spec.format == OutputFormat::Wav => SampleFormat::F32,
-                    (Some(b), false) if b <= 16 => SampleFormat::I16,
-                    _ => SampleFormat::I24,
-                });
+        let sample_format = spec.sample_format.unwrap_or(match (info.bits_per_sample, info.float) {
+            (_, true) if spec.format == OutputFormat::Wav => SampleFormat::F32,
+            (Some(b), false) if b <= 16 => SampleFormat::I16,
+            _ => SampleFormat::I24,
+        });
         let encode = EncodeOptions {
             format: spec.format,
             sample_format,
@@ -401,14 +379,7 @@ impl Plan {
             mp3: spec.mp3,
             opus_kbps: spec.opus_kbps,
         };
-        Ok(Plan {
-            in_rate: info.sample_rate,
-            out_rate,
-            in_layout: info.layout.clone(),
-            out_channels,
-            encode,
-            notes,
-        })
+        Ok(Plan { in_rate: info.sample_rate, out_rate, in_layout: info.layout.clone(), out_channels, encode, notes })
     }
 
     fn converts(&self) -> bool {
@@ -505,9 +476,7 @@ pub fn process_file(
 ) -> Result<ProcessReport> {
     spec.validate()?;
     if overwrite == Overwrite::Never && output.exists() {
-        return Err(Error::OutputExists {
-            path: output.to_path_buf(),
-        });
+        return Err(Error::OutputExists { path: output.to_path_buf() });
     }
     let temp = TempOutput::create(output)?;
     let report = guarded(|| run_job(input, &temp.path, spec, progress))?;
@@ -517,11 +486,8 @@ pub fn process_file(
 
 /// Catches a panic anywhere in the job (decoder, DSP, encoder) as an error for this job only.
 fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
-        Err(Error::DecoderPanic {
-            message: crate::error::panic_message(&*p),
-        })
-    })
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|p| Err(Error::DecoderPanic { message: crate::error::panic_message(&*p) }))
 }
 
 fn run_job(
@@ -542,21 +508,20 @@ fn run_job(
     let aim = spec.true_peak_dbtp - TRUE_PEAK_HEADROOM_DB;
 
     // The gain, and whether the job is a pass-through.
-    let (mut gain_db, mut ceiling, passthrough) =
-        match (measured.pre.integrated_lufs, measured.pre.true_peak_dbtp) {
-            (None, _) => {
-                notes.push(passthrough_reason(&measured).to_owned());
-                (0.0, aim, true)
-            }
-            (Some(i), tp) => {
-                let wanted = spec.target_lufs - i;
-                let gain = match (spec.mode, tp) {
-                    (PeakMode::Linear, Some(tp)) if tp + wanted > aim => aim - tp,
-                    _ => wanted,
-                };
-                (gain, aim, false)
-            }
-        };
+    let (mut gain_db, mut ceiling, passthrough) = match (measured.pre.integrated_lufs, measured.pre.true_peak_dbtp) {
+        (None, _) => {
+            notes.push(passthrough_reason(&measured).to_owned());
+            (0.0, aim, true)
+        }
+        (Some(i), tp) => {
+            let wanted = spec.target_lufs - i;
+            let gain = match (spec.mode, tp) {
+                (PeakMode::Linear, Some(tp)) if tp + wanted > aim => aim - tp,
+                _ => wanted,
+            };
+            (gain, aim, false)
+        }
+    };
     // Linear mode never raises the gain past what the ceiling allows before encoding.
     let mut gain_cap = match (spec.mode, measured.pre.true_peak_dbtp) {
         (PeakMode::Linear, Some(tp)) => Some(aim - tp),
@@ -663,7 +628,8 @@ fn run_job(
             }
             break (measurement, written.limiter_reduction);
         }
-        loudness_corrected |= next_gain > gain_db || (next_gain < gain_db && next_ceiling == ceiling && !spec.strict_peak);
+        loudness_corrected |=
+            next_gain > gain_db || (next_gain < gain_db && next_ceiling == ceiling && !spec.strict_peak);
         peak_corrected |= spec.strict_peak && overshoot > 0.0;
         gain_db = next_gain;
         ceiling = next_ceiling;
@@ -687,19 +653,14 @@ fn run_job(
         let miss = i - spec.target_lufs;
         if miss.abs() > TARGET_TOLERANCE_LU {
             let why = match spec.mode {
-                PeakMode::Linear
-                    if gain_db
-                        < spec.target_lufs - measured.pre.integrated_lufs.unwrap_or(i) - 0.01 =>
-                {
+                PeakMode::Linear if gain_db < spec.target_lufs - measured.pre.integrated_lufs.unwrap_or(i) - 0.01 => {
                     format!(
                         "linear gain held to {gain_db:+.2} dB by the {:.1} dBTP ceiling (use --mode limit to reach the target)",
                         spec.true_peak_dbtp
                     )
                 }
                 PeakMode::Linear => "the encoder changed the loudness".to_owned(),
-                PeakMode::Limit => {
-                    "the limiter could not restore the loudness it removed".to_owned()
-                }
+                PeakMode::Limit => "the limiter could not restore the loudness it removed".to_owned(),
             };
             notes.push(format!(
                 "target missed by {:.2} LU: output {i:.2} LUFS against {:.1} LUFS; {why}",
@@ -718,13 +679,9 @@ fn run_job(
         }
     }
     let loudness_tags = match (spec.loudness_tags, out_i, out_tp) {
-        (true, Some(integrated_lufs), Some(true_peak_dbtp)) => Some(LoudnessTags {
-            integrated_lufs,
-            true_peak_dbtp,
-        }),
+        (true, Some(integrated_lufs), Some(true_peak_dbtp)) => Some(LoudnessTags { integrated_lufs, true_peak_dbtp }),
         (true, _, _) => {
-            notes
-                .push("no loudness tags written: the output has no measurable loudness".to_owned());
+            notes.push("no loudness tags written: the output has no measurable loudness".to_owned());
             None
         }
         _ => None,
@@ -831,16 +788,11 @@ fn apply(
     let layout = plan.out_layout();
     let mut conversion = plan.conversion()?;
     let mut limiter = match spec.mode {
-        PeakMode::Limit if gain_db != 0.0 || ceiling_dbtp < spec.true_peak_dbtp => {
-            Some(TruePeakLimiter::new(
-                plan.out_rate,
-                plan.out_channels,
-                &LimiterOptions {
-                    ceiling_dbtp,
-                    ..LimiterOptions::default()
-                },
-            )?)
-        }
+        PeakMode::Limit if gain_db != 0.0 || ceiling_dbtp < spec.true_peak_dbtp => Some(TruePeakLimiter::new(
+            plan.out_rate,
+            plan.out_channels,
+            &LimiterOptions { ceiling_dbtp, ..LimiterOptions::default() },
+        )?),
         _ => None,
     };
     let mut meter = ThreadedMeter::new(plan.out_rate, &channel_weights(&layout, spec.mono_mode))?;
@@ -909,25 +861,13 @@ fn apply(
             }
             blocks += 1;
             if blocks % 64 == 0 {
-                progress(Progress {
-                    pass: 2,
-                    frames_done: decoder.frames(),
-                    frames_total,
-                    sample_rate: plan.in_rate,
-                });
+                progress(Progress { pass: 2, frames_done: decoder.frames(), frames_total, sample_rate: plan.in_rate });
             }
         }
         drop(to_encoder);
-        progress(Progress {
-            pass: 2,
-            frames_done: decoder.frames(),
-            frames_total,
-            sample_rate: plan.in_rate,
-        });
+        progress(Progress { pass: 2, frames_done: decoder.frames(), frames_total, sample_rate: plan.in_rate });
         match (writer, inline.take()) {
-            (Some(handle), _) => handle
-                .join()
-                .map_err(|_| Error::Encode("the encoder thread panicked".to_owned()))?,
+            (Some(handle), _) => handle.join().map_err(|_| Error::Encode("the encoder thread panicked".to_owned()))?,
             (None, Some(encoder)) => close_encoder(encoder),
             (None, None) => Ok(0),
         }
@@ -942,12 +882,7 @@ fn apply(
         float: plan.encode.sample_format == SampleFormat::F32 && !plan.encode.format.is_lossy(),
     };
     Ok(Applied {
-        measurement: OutputMeasurement {
-            info,
-            frames,
-            loudness: meter.report(),
-            measured_after_decoding: false,
-        },
+        measurement: OutputMeasurement { info, frames, loudness: meter.report(), measured_after_decoding: false },
         limiter_reduction: limiter.map_or(0.0, |l| l.max_reduction_db()),
     })
 }
@@ -1002,32 +937,16 @@ impl TempOutput {
                 format!("output directory {} does not exist", dir.display()),
             )));
         }
-        let name = output
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "output".to_owned());
-        let ext = output
-            .extension()
-            .map(|e| format!(".{}", e.to_string_lossy()))
-            .unwrap_or_default();
+        let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".to_owned());
+        let ext = output.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
         // Unique per process and call; `create_new` refuses to reuse a name.
         static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         for _ in 0..100 {
             let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path = dir.join(format!(
-                ".{name}.audioproc-{}-{n}.partial{ext}",
-                std::process::id()
-            ));
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
+            let path = dir.join(format!(".{name}.audioproc-{}-{n}.partial{ext}", std::process::id()));
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(_) => {
-                    return Ok(TempOutput {
-                        path,
-                        persisted: false,
-                    });
+                    return Ok(TempOutput { path, persisted: false });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => {
@@ -1038,9 +957,7 @@ impl TempOutput {
                 }
             }
         }
-        Err(Error::Io(std::io::Error::other(
-            "could not find a free temporary file name",
-        )))
+        Err(Error::Io(std::io::Error::other("could not find a free temporary file name")))
     }
 
     /// Moves the finished file to `output`.
@@ -1054,16 +971,12 @@ impl TempOutput {
                         let _ = std::fs::remove_file(&self.path);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        return Err(Error::OutputExists {
-                            path: output.to_path_buf(),
-                        });
+                        return Err(Error::OutputExists { path: output.to_path_buf() });
                     }
                     // File systems without hard links: check, then rename.
                     Err(_) if !output.exists() => std::fs::rename(&self.path, output)?,
                     Err(_) => {
-                        return Err(Error::OutputExists {
-                            path: output.to_path_buf(),
-                        });
+                        return Err(Error::OutputExists { path: output.to_path_buf() });
                     }
                 }
             }
@@ -1089,10 +1002,7 @@ impl Drop for TempOutput {
 
 /// The everyday output name: `dir/stem.normalized.ext` beside the input.
 pub fn normalized_name(input: &Path, format: OutputFormat) -> PathBuf {
-    let stem = input
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".to_owned());
+    let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "output".to_owned());
     input.with_file_name(format!("{stem}.normalized.{}", format.extension()))
 }
 
@@ -1102,28 +1012,10 @@ mod tests {
 
     #[test]
     fn presets_have_the_published_targets() {
-        assert_eq!(
-            (Preset::Ebu.target_lufs(), Preset::Ebu.true_peak_dbtp()),
-            (-23.0, -1.0)
-        );
-        assert_eq!(
-            (
-                Preset::Streaming.target_lufs(),
-                Preset::Streaming.true_peak_dbtp()
-            ),
-            (-14.0, -1.0)
-        );
-        assert_eq!(
-            (
-                Preset::Podcast.target_lufs(),
-                Preset::Podcast.true_peak_dbtp()
-            ),
-            (-16.0, -1.5)
-        );
-        assert_eq!(
-            (Preset::Atsc.target_lufs(), Preset::Atsc.true_peak_dbtp()),
-            (-24.0, -2.0)
-        );
+        assert_eq!((Preset::Ebu.target_lufs(), Preset::Ebu.true_peak_dbtp()), (-23.0, -1.0));
+        assert_eq!((Preset::Streaming.target_lufs(), Preset::Streaming.true_peak_dbtp()), (-14.0, -1.0));
+        assert_eq!((Preset::Podcast.target_lufs(), Preset::Podcast.true_peak_dbtp()), (-16.0, -1.5));
+        assert_eq!((Preset::Atsc.target_lufs(), Preset::Atsc.true_peak_dbtp()), (-24.0, -2.0));
         assert_eq!(Preset::from_name("STREAMING"), Some(Preset::Streaming));
     }
 

@@ -57,13 +57,7 @@ pub fn round4(x: Option<f64>) -> Option<f64> {
 }
 
 impl Measurement {
-    fn measured(
-        path: &str,
-        info: &StreamInfo,
-        frames: u64,
-        l: &LoudnessReport,
-        mono_mode: Option<MonoMode>,
-    ) -> Self {
+    fn measured(path: &str, info: &StreamInfo, frames: u64, l: &LoudnessReport, mono_mode: Option<MonoMode>) -> Self {
         Measurement {
             path: path.to_owned(),
             ok: true,
@@ -90,13 +84,7 @@ impl Measurement {
 
     /// A written output.
     pub fn of_output(path: &str, o: &OutputMeasurement, mono_mode: MonoMode) -> Self {
-        Self::measured(
-            path,
-            &o.info,
-            o.frames,
-            &o.loudness,
-            (o.info.channels() == 1).then_some(mono_mode),
-        )
+        Self::measured(path, &o.info, o.frames, &o.loudness, (o.info.channels() == 1).then_some(mono_mode))
     }
 
     /// A file that could not be measured.
@@ -161,12 +149,7 @@ pub struct ProcessDocument {
 impl ProcessDocument {
     /// The document for one job: `input` and `output` are the locations shown, `result` the
     /// engine's report or the error message.
-    pub fn new(
-        input: &str,
-        output: &str,
-        result: &Result<ProcessReport, String>,
-        elapsed_s: f64,
-    ) -> Self {
+    pub fn new(input: &str, output: &str, result: &Result<ProcessReport, String>, elapsed_s: f64) -> Self {
         match result {
             Ok(r) => ProcessDocument {
                 schema: PROCESS_SCHEMA,
@@ -207,4 +190,3 @@ impl ProcessDocument {
         }
     }
 }
-

@@ -43,24 +43,16 @@ impl Metadata {
     /// A message when the file has tags that cannot be read (the caller reports it as a note).
     pub fn read(path: &Path) -> std::result::Result<Self, String> {
         let options = ParseOptions::new().read_properties(false);
-        let tagged =
-            match Probe::open(path).and_then(|p| Ok(p.options(options).guess_file_type()?)) {
-                Ok(probe) if probe.file_type().is_none() => return Ok(Metadata::default()),
-                Ok(probe) => probe
-                    .read()
-                    .map_err(|e| format!("tags could not be read: {e}"))?,
-                Err(e) => return Err(format!("tags could not be read: {e}")),
-            };
+        let tagged = match Probe::open(path).and_then(|p| Ok(p.options(options).guess_file_type()?)) {
+            Ok(probe) if probe.file_type().is_none() => return Ok(Metadata::default()),
+            Ok(probe) => probe.read().map_err(|e| format!("tags could not be read: {e}"))?,
+            Err(e) => return Err(format!("tags could not be read: {e}")),
+        };
         let mut tags: Vec<&Tag> = Vec::new();
         if let Some(primary) = tagged.primary_tag() {
             tags.push(primary);
         }
-        tags.extend(
-            tagged
-                .tags()
-                .iter()
-                .filter(|t| Some(t.tag_type()) != tagged.primary_tag().map(Tag::tag_type)),
-        );
+        tags.extend(tagged.tags().iter().filter(|t| Some(t.tag_type()) != tagged.primary_tag().map(Tag::tag_type)));
         let mut meta = Metadata::default();
         for key in CARRIED {
             if let Some(value) = tags.iter().find_map(|t| t.get_string(key.clone())) {
@@ -95,10 +87,7 @@ impl Metadata {
     pub fn add_cover(&mut self, mime: &str, data: Vec<u8>) {
         use lofty::picture::{MimeType, Picture, PictureType};
         self.pictures.push(
-            Picture::unchecked(data)
-                .pic_type(PictureType::CoverFront)
-                .mime_type(MimeType::from_str(mime))
-                .build(),
+            Picture::unchecked(data).pic_type(PictureType::CoverFront).mime_type(MimeType::from_str(mime)).build(),
         );
     }
 
@@ -107,10 +96,7 @@ impl Metadata {
     /// `"year"`, `"genre"`.
     pub fn get(&self, field: &str) -> Option<&str> {
         let key = key_of(field)?;
-        self.items
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.as_str())
+        self.items.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
     }
 
     /// Number of pictures (cover art).
@@ -186,9 +172,7 @@ pub fn write(
             if format == OutputFormat::Opus {
                 // RFC 7845: Opus players read R128_TRACK_GAIN (Q7.8 dB relative to −23 LUFS).
                 let mut comments = VorbisComments::from(tag);
-                let q78 = ((-23.0 - l.integrated_lufs) * 256.0)
-                    .round()
-                    .clamp(-32768.0, 32767.0) as i32;
+                let q78 = ((-23.0 - l.integrated_lufs) * 256.0).round().clamp(-32768.0, 32767.0) as i32;
                 comments.insert(String::from("R128_TRACK_GAIN"), q78.to_string());
                 save(&comments, path)?;
                 continue;
@@ -203,8 +187,7 @@ pub fn write(
 }
 
 fn save<T: TagExt>(tag: &T, path: &Path) -> std::result::Result<(), String> {
-    tag.save_to_path(path, WriteOptions::default())
-        .map_err(|e| format!("tags could not be written: {e}"))
+    tag.save_to_path(path, WriteOptions::default()).map_err(|e| format!("tags could not be written: {e}"))
 }
 
 /// ReplayGain 2.0: gain to a −18 LUFS reference, peak as a linear true-peak value.

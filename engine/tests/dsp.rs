@@ -228,7 +228,9 @@ fn resampler_passband_is_flat_and_in_phase() {
         freqs.push(top);
         for f in freqs {
             let (g, lag, res) = sine_through(from, to, f);
-            println!("flatness {from}->{to} {f:>7.0} Hz: gain {g:+.5} dB, lag {lag:+.2e} samples, residual {res:.1} dB");
+            println!(
+                "flatness {from}->{to} {f:>7.0} Hz: gain {g:+.5} dB, lag {lag:+.2e} samples, residual {res:.1} dB"
+            );
             assert!(g.abs() < 0.001, "{from}->{to} at {f} Hz: gain {g} dB");
             assert!(lag.abs() < 1e-3, "{from}->{to} at {f} Hz: lag {lag} samples");
             assert!(res < -120.0, "{from}->{to} at {f} Hz: residual {res} dB");
@@ -242,7 +244,9 @@ fn resampler_passband_is_flat_and_in_phase() {
             println!("transition band {from}->{to} {f:>7.0} Hz: gain {g:+.4} dB");
         }
     }
-    println!("flatness: worst |gain| {worst_gain:.5} dB, worst residual {worst_res:.1} dB (up to 0.9 × the lower Nyquist, ≤ 20 kHz)");
+    println!(
+        "flatness: worst |gain| {worst_gain:.5} dB, worst residual {worst_res:.1} dB (up to 0.9 × the lower Nyquist, ≤ 20 kHz)"
+    );
 }
 
 /// Energy that comes out of the resampler for a full-scale tone at `freq`, relative to the
@@ -274,7 +278,9 @@ fn resampler_rejects_aliases_when_downsampling() {
 #[test]
 fn resampler_rejects_images_when_upsampling() {
     // Everything but the tone itself is an image (or noise).
-    for (from, to, f) in [(44_100, 48_000, 15_000.0), (22_050, 48_000, 9_000.0), (8_000, 48_000, 3_000.0), (44_100, 96_000, 19_000.0)] {
+    for (from, to, f) in
+        [(44_100, 48_000, 15_000.0), (22_050, 48_000, 9_000.0), (8_000, 48_000, 3_000.0), (44_100, 96_000, 19_000.0)]
+    {
         let (_, _, res) = sine_through(from, to, f);
         println!("image rejection {from}->{to}, tone {f} Hz: residual {res:.1} dB");
         assert!(res < -130.0, "{from}->{to} tone {f}: {res:.1} dB");
@@ -348,7 +354,9 @@ fn resampler_throughput() {
 #[test]
 fn resampler_choice_fft_vs_sinc() {
     use rubato::audioadapter_buffers::direct::SequentialSliceOfVecs;
-    use rubato::{Async, FixedAsync, Indexing, Resampler as _, SincInterpolationParameters, SincInterpolationType, WindowFunction};
+    use rubato::{
+        Async, FixedAsync, Indexing, Resampler as _, SincInterpolationParameters, SincInterpolationType, WindowFunction,
+    };
     let (from, to) = (44_100u32, 48_000u32);
     let seconds = 2.0;
     let x = sine(from, 2, 15_000.0, 0.5, seconds, 0.0).planes;
@@ -393,7 +401,11 @@ fn resampler_choice_fft_vs_sinc() {
     let y = run(&mut r, &x, 4096);
     let s = t.elapsed().as_secs_f64();
     let (_, _, res) = fit_sine(&y[0], f64::from(to), 15_000.0, middle(y[0].len(), 4800));
-    println!("FFT (ours): {:.1} M input samples/s, residual {:.1} dB", (x[0].len() * 2) as f64 / s / 1e6, db(res / 0.5));
+    println!(
+        "FFT (ours): {:.1} M input samples/s, residual {:.1} dB",
+        (x[0].len() * 2) as f64 / s / 1e6,
+        db(res / 0.5)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,7 +493,9 @@ fn limiter_keeps_white_noise_and_inter_sample_peaks_under_the_ceiling() {
         for (amp, ceiling) in [(4.0, -1.0), (1.0, -6.0), (10.0, -0.1)] {
             let sig = white_noise(rate, 2, 4.0, amp, 3);
             let (_, over, red) = limit_and_check(&sig, ceiling, 777, "white noise");
-            println!("white noise ±{amp} at {rate} Hz, ceiling {ceiling}: output TP {over:+.5} dB re ceiling, reduction {red:.2} dB");
+            println!(
+                "white noise ±{amp} at {rate} Hz, ceiling {ceiling}: output TP {over:+.5} dB re ceiling, reduction {red:.2} dB"
+            );
         }
     }
     // Bursts at random levels with gaps shorter than the release: the gain is still released
@@ -506,12 +520,16 @@ fn limiter_keeps_white_noise_and_inter_sample_peaks_under_the_ceiling() {
         println!("noise bursts at {rate} Hz: output TP {over:+.5} dB re ceiling, reduction {red:.2} dB");
     }
     // EBU Tech 3341 cases 15-19 shapes: sample values understate the true peak.
-    for (num, den, phase_deg, amp) in [(1.0, 4.0, 45.0, 1.41), (1.0, 4.0, 0.0, 2.0), (1.0, 6.0, 60.0, 2.0), (1.0, 8.0, 67.5, 1.41)] {
+    for (num, den, phase_deg, amp) in
+        [(1.0, 4.0, 45.0, 1.41), (1.0, 4.0, 0.0, 2.0), (1.0, 6.0, 60.0, 2.0), (1.0, 8.0, 67.5, 1.41)]
+    {
         for rate in [44_100, 48_000] {
             let f = f64::from(rate) * num / den;
             let sig = sine(rate, 2, f, amp, 3.0, phase_deg * PI / 180.0);
             let (_, over, red) = limit_and_check(&sig, -1.0, 1024, "inter-sample peaks");
-            println!("fs·{num}/{den} at {phase_deg}°, amplitude {amp}, {rate} Hz: output TP {over:+.5} dB re ceiling, reduction {red:.2} dB");
+            println!(
+                "fs·{num}/{den} at {phase_deg}°, amplitude {amp}, {rate} Hz: output TP {over:+.5} dB re ceiling, reduction {red:.2} dB"
+            );
         }
     }
 }
@@ -635,7 +653,9 @@ fn limiter_attack_is_a_continuous_ramp_that_is_in_place_at_the_peak() {
     let tau = rate as usize / 5;
     assert!((g[at + 6 + hold] - g[at]).abs() < 1e-6, "not held");
     let after = db(g[at + 6 + hold + tau]) / db(needed);
-    println!("attack: ramp {w} frames, slope {slope:.5}/frame; reduction one release time constant later: {after:.3} of the peak's");
+    println!(
+        "attack: ramp {w} frames, slope {slope:.5}/frame; reduction one release time constant later: {after:.3} of the peak's"
+    );
     assert!((after - (-1f64).exp()).abs() < 0.02, "release: {after}");
 }
 

@@ -207,7 +207,8 @@ fn flac_test(path: &Path) {
 
 #[test]
 fn flac_passes_the_reference_decoder() {
-    for (channels, rate, sf) in [(2, 44_100, SampleFormat::I16), (6, 96_000, SampleFormat::I24), (1, 48_000, SampleFormat::I24)]
+    for (channels, rate, sf) in
+        [(2, 44_100, SampleFormat::I16), (6, 96_000, SampleFormat::I24), (1, 48_000, SampleFormat::I24)]
     {
         let sig = programme(rate, channels, 1.3, 5);
         flac_test(encode(&opts(OutputFormat::Flac, sf, true), &sig, 4000).path());
@@ -285,11 +286,7 @@ fn opus_multichannel_is_written_with_family_1() {
         other => panic!("expected Unsupported, got {other:?}"),
     }
     // An independent decoder (ffmpeg), when installed, reads it back at the exact length.
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(file.path())
-        .args(["-f", "f32le", "-"])
-        .output();
+    let out = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(file.path()).args(["-f", "f32le", "-"]).output();
     match out {
         Ok(o) if o.status.success() => {
             assert_eq!(o.stdout.len(), sig.frames() * 6 * 4, "ffmpeg decoded length");

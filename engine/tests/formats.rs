@@ -35,25 +35,82 @@ struct Expect {
 
 const FIXTURES: &[Expect] = &[
     // LAME/Xing gapless header: exact.
-    Expect { file: "programme.mp3", codec: "mp3", container: "mp3", channels: 2, frames: SOURCE_FRAMES, compare_loudness: true },
+    Expect {
+        file: "programme.mp3",
+        codec: "mp3",
+        container: "mp3",
+        channels: 2,
+        frames: SOURCE_FRAMES,
+        compare_loudness: true,
+    },
     // Ogg granule positions: exact.
-    Expect { file: "programme.ogg", codec: "vorbis", container: "ogg", channels: 2, frames: SOURCE_FRAMES, compare_loudness: true },
+    Expect {
+        file: "programme.ogg",
+        codec: "vorbis",
+        container: "ogg",
+        channels: 2,
+        frames: SOURCE_FRAMES,
+        compare_loudness: true,
+    },
     // MP4 edit list (media_time 2048, duration 264 600), applied by decode/mp4.rs: exact.
-    Expect { file: "programme.m4a", codec: "aac", container: "isomp4", channels: 2, frames: SOURCE_FRAMES, compare_loudness: true },
-    Expect { file: "programme_alac.m4a", codec: "alac", container: "isomp4", channels: 2, frames: 66_150, compare_loudness: false },
+    Expect {
+        file: "programme.m4a",
+        codec: "aac",
+        container: "isomp4",
+        channels: 2,
+        frames: SOURCE_FRAMES,
+        compare_loudness: true,
+    },
+    Expect {
+        file: "programme_alac.m4a",
+        codec: "alac",
+        container: "isomp4",
+        channels: 2,
+        frames: 66_150,
+        compare_loudness: false,
+    },
     // No gapless metadata in MPEG audio layer I/II streams: whole frames.
-    Expect { file: "programme.mp2", codec: "mp2", container: "mp2", channels: 2, frames: 264_960, compare_loudness: true },
-    Expect { file: "programme.mp1", codec: "mp1", container: "mp1", channels: 2, frames: 264_960, compare_loudness: true },
+    Expect {
+        file: "programme.mp2",
+        codec: "mp2",
+        container: "mp2",
+        channels: 2,
+        frames: 264_960,
+        compare_loudness: true,
+    },
+    Expect {
+        file: "programme.mp1",
+        codec: "mp1",
+        container: "mp1",
+        channels: 2,
+        frames: 264_960,
+        compare_loudness: true,
+    },
     // Matroska: symphonia 0.6 ignores DiscardPadding, and AAC in MKV has no delay field.
-    Expect { file: "programme.webm", codec: "vorbis", container: "matroska", channels: 2, frames: 264_704, compare_loudness: true },
-    Expect { file: "programme.mka", codec: "aac", container: "matroska", channels: 2, frames: 267_264, compare_loudness: true },
+    Expect {
+        file: "programme.webm",
+        codec: "vorbis",
+        container: "matroska",
+        channels: 2,
+        frames: 264_704,
+        compare_loudness: true,
+    },
+    Expect {
+        file: "programme.mka",
+        codec: "aac",
+        container: "matroska",
+        channels: 2,
+        frames: 267_264,
+        compare_loudness: true,
+    },
 ];
 
 #[test]
 fn every_fixture_decodes_with_the_expected_codec_length_and_loudness() {
     let reference = source_integrated();
     for e in FIXTURES {
-        let a = analyze_path(&fixture(e.file), &AnalyzeOptions::default()).unwrap_or_else(|err| panic!("{}: {err}", e.file));
+        let a = analyze_path(&fixture(e.file), &AnalyzeOptions::default())
+            .unwrap_or_else(|err| panic!("{}: {err}", e.file));
         assert_eq!(a.info.codec, e.codec, "{}", e.file);
         assert_eq!(a.info.container, e.container, "{}", e.file);
         assert_eq!(a.info.sample_rate, 44_100, "{}", e.file);

@@ -86,7 +86,13 @@ fn replay(path: &Path) -> Option<String> {
 fn fuzz_regressions_give_clean_results() {
     let files = files_in(&fuzz_dir().join("regressions"));
     let failures: Vec<String> = files.iter().filter_map(|p| replay(p)).collect();
-    assert!(failures.is_empty(), "{} of {} regression input(s) failed:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} regression input(s) failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

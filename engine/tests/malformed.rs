@@ -78,10 +78,7 @@ const WAV_HEADER_LEN: usize = 44;
 fn assert_unrecognised(result: Result<Analysis, Error>, what: &str) {
     match result {
         Err(e @ Error::Unsupported { .. }) => {
-            assert!(
-                e.to_string().starts_with("unsupported input: not a recognised audio format"),
-                "{what}: {e}"
-            );
+            assert!(e.to_string().starts_with("unsupported input: not a recognised audio format"), "{what}: {e}");
         }
         other => panic!("{what}: expected Unsupported, got {other:?}"),
     }
@@ -318,7 +315,8 @@ struct FlacLayout {
 fn flac_layout(bytes: &[u8]) -> FlacLayout {
     assert_eq!(&bytes[..4], b"fLaC");
     assert_eq!(bytes[4], 0x80, "STREAMINFO is the last and only metadata block");
-    let be24 = |at: usize| (usize::from(bytes[at]) << 16) | (usize::from(bytes[at + 1]) << 8) | usize::from(bytes[at + 2]);
+    let be24 =
+        |at: usize| (usize::from(bytes[at]) << 16) | (usize::from(bytes[at + 1]) << 8) | usize::from(bytes[at + 2]);
     FlacLayout {
         first_frame: 8 + 34,
         max_frame_bytes: be24(8 + 7),
@@ -394,7 +392,12 @@ fn flac_with_corrupt_bytes_mid_stream_drops_the_damaged_blocks() {
     assert_eq!(clean.frames, sig.frames() as u64);
     let mid = clean_bytes.len() / 2;
     let mut rng = SplitMix64::new(0xBAD);
-    for (what, start, n) in [("one byte", mid, 1), ("16 random bytes", mid, 16), ("200 random bytes", mid, 200), ("5000 random bytes", mid / 2, 5000)] {
+    for (what, start, n) in [
+        ("one byte", mid, 1),
+        ("16 random bytes", mid, 16),
+        ("200 random bytes", mid, 200),
+        ("5000 random bytes", mid / 2, 5000),
+    ] {
         let mut bytes = clean_bytes.clone();
         for b in &mut bytes[start..start + n] {
             *b ^= (rng.next_u64() as u8) | 1; // always changes the byte

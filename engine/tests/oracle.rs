@@ -9,8 +9,8 @@ use audioproc_testdata::signal::{SplitMix64, log_sweep, programme, white_noise};
 use ebur128::{Channel, EbuR128, Mode};
 
 fn ours(sig: &Signal, layout: &[ChannelRole], chunk: usize) -> LoudnessReport {
-    let mut m = LoudnessMeter::new(sig.rate, &channel_weights(layout, MonoMode::Mono), MeterOptions::default())
-        .expect("meter");
+    let mut m =
+        LoudnessMeter::new(sig.rate, &channel_weights(layout, MonoMode::Mono), MeterOptions::default()).expect("meter");
     let mut start = 0;
     while start < sig.frames() {
         let end = (start + chunk).min(sig.frames());
@@ -136,8 +136,9 @@ fn integrated_lra_and_sample_peak_agree_with_the_ebur128_crate() {
 fn multitone(rate: u32, seconds: f64) -> Signal {
     let fs = f64::from(rate);
     let mut rng = SplitMix64::new(99);
-    let tones: Vec<(f64, f64, f64)> =
-        (0..24).map(|_| (60.0 + 3400.0 * (rng.uniform() * 0.5 + 0.5), 0.05 * (rng.uniform() + 1.2), 6.28 * rng.uniform())).collect();
+    let tones: Vec<(f64, f64, f64)> = (0..24)
+        .map(|_| (60.0 + 3400.0 * (rng.uniform() * 0.5 + 0.5), 0.05 * (rng.uniform() + 1.2), 6.28 * rng.uniform()))
+        .collect();
     let frames = (seconds * fs) as usize;
     let plane: Vec<f32> = (0..frames)
         .map(|i| {

@@ -66,8 +66,10 @@ fn moderate(rate: u32, channels: usize, seconds: f64) -> Signal {
 
 /// Only files we wrote remain: no temporary or partial files.
 fn assert_only(dir: &Path, names: &[&str]) {
-    let mut got: Vec<String> =
-        std::fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+    let mut got: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
     got.sort();
     let mut want: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
     want.sort();
@@ -116,7 +118,11 @@ fn linear_mode_held_by_the_ceiling_says_by_how_much_it_missed() {
 fn limit_mode_reaches_the_target_and_holds_the_ceiling_on_hot_programme() {
     let dir = tempfile::tempdir().expect("tmp");
     for (rate, channels) in [(44_100, 2), (48_000, 1), (48_000, 6)] {
-        let input = put(dir.path(), "hot.wav", &wav(&programme(rate, channels, 15.0, 11), Encoding::Pcm24, WavOptions::default()));
+        let input = put(
+            dir.path(),
+            "hot.wav",
+            &wav(&programme(rate, channels, 15.0, 11), Encoding::Pcm24, WavOptions::default()),
+        );
         let out = dir.path().join(format!("limited-{rate}-{channels}.wav"));
         let mut s = spec(Preset::Streaming, OutputFormat::Wav);
         s.mode = PeakMode::Limit;
@@ -225,7 +231,11 @@ fn lossy_outputs_decode_to_the_input_length_and_are_measured_after_decoding() {
 fn strict_peak_re_encodes_until_the_decoded_mp3_holds_the_ceiling() {
     let dir = tempfile::tempdir().expect("tmp");
     // Full-band noise right at the ceiling: MP3 coding noise pushes the peaks over.
-    let input = put(dir.path(), "noise.wav", &wav(&white_noise(44_100, 2, 8.0, 0.3, 5), Encoding::Pcm24, WavOptions::default()));
+    let input = put(
+        dir.path(),
+        "noise.wav",
+        &wav(&white_noise(44_100, 2, 8.0, 0.3, 5), Encoding::Pcm24, WavOptions::default()),
+    );
     let out = dir.path().join("n.mp3");
     let mut s = spec(Preset::Streaming, OutputFormat::Mp3);
     s.mp3 = Mp3Bitrate::Cbr(128);
@@ -249,7 +259,11 @@ fn silence_short_clips_and_gated_out_audio_pass_through_with_a_reason() {
         let r = run(&input, &out, &spec(Preset::Ebu, OutputFormat::Wav));
         assert_eq!(r.gain_db, 0.0, "{name}");
         assert!(!r.target_met, "{name}");
-        assert!(r.notes.iter().any(|n| n.contains("passed through unchanged") && n.contains(why)), "{name}: {:?}", r.notes);
+        assert!(
+            r.notes.iter().any(|n| n.contains("passed through unchanged") && n.contains(why)),
+            "{name}: {:?}",
+            r.notes
+        );
         assert_eq!(decode(&out).planes, sig.planes, "{name}: unchanged");
     }
 }
@@ -257,7 +271,8 @@ fn silence_short_clips_and_gated_out_audio_pass_through_with_a_reason() {
 #[test]
 fn channel_conversion_down_mixes_5_1_and_up_mixes_mono() {
     let dir = tempfile::tempdir().expect("tmp");
-    let input = put(dir.path(), "surround.wav", &wav(&moderate(48_000, 6, 6.0), Encoding::Pcm24, WavOptions::default()));
+    let input =
+        put(dir.path(), "surround.wav", &wav(&moderate(48_000, 6, 6.0), Encoding::Pcm24, WavOptions::default()));
     let out = dir.path().join("stereo.flac");
     let mut s = spec(Preset::Ebu, OutputFormat::Flac);
     s.channels = Some(2);
@@ -282,7 +297,14 @@ fn metadata_survives_wav_to_flac_flac_to_mp3_and_mp3_to_opus() {
     let dir = tempfile::tempdir().expect("tmp");
     let input = put(dir.path(), "in.wav", &wav(&moderate(48_000, 2, 4.0), Encoding::Pcm16, WavOptions::default()));
     let mut meta = Metadata::default();
-    for (k, v) in [("title", "Ünïcode Song"), ("artist", "The Testers"), ("album", "Fixtures"), ("track", "3"), ("date", "2024"), ("genre", "Jazz")] {
+    for (k, v) in [
+        ("title", "Ünïcode Song"),
+        ("artist", "The Testers"),
+        ("album", "Fixtures"),
+        ("track", "3"),
+        ("date", "2024"),
+        ("genre", "Jazz"),
+    ] {
         assert!(meta.set(k, v));
     }
     let cover: Vec<u8> = b"\x89PNG\r\n\x1a\n".iter().copied().chain((0..300u32).map(|i| (i * 7) as u8)).collect();
@@ -292,11 +314,13 @@ fn metadata_survives_wav_to_flac_flac_to_mp3_and_mp3_to_opus() {
     assert_eq!(got.get("title"), Some("Ünïcode Song"));
 
     let mut prev = input;
-    for (name, format) in [("a.flac", OutputFormat::Flac), ("b.mp3", OutputFormat::Mp3), ("c.opus", OutputFormat::Opus)] {
+    for (name, format) in [("a.flac", OutputFormat::Flac), ("b.mp3", OutputFormat::Mp3), ("c.opus", OutputFormat::Opus)]
+    {
         let out = dir.path().join(name);
         run(&prev, &out, &spec(Preset::Ebu, format));
         let m = Metadata::read(&out).expect("reads");
-        for (k, v) in [("title", "Ünïcode Song"), ("artist", "The Testers"), ("album", "Fixtures"), ("genre", "Jazz")] {
+        for (k, v) in [("title", "Ünïcode Song"), ("artist", "The Testers"), ("album", "Fixtures"), ("genre", "Jazz")]
+        {
             assert_eq!(m.get(k), Some(v), "{name}: {k}");
         }
         assert!(m.get("track").is_some_and(|t| t.starts_with('3')), "{name}: track {:?}", m.get("track"));
@@ -332,7 +356,13 @@ fn refusals_leave_no_partial_output() {
     assert!(matches!(e, Err(Error::OutputExists { .. })), "{e:?}");
     assert_eq!(std::fs::read(&existing).expect("read"), b"keep me");
     // Missing output directory.
-    let e = process_file(&good, &d.join("no/such/dir/o.wav"), &spec(Preset::Ebu, OutputFormat::Wav), Overwrite::Never, &|_| {});
+    let e = process_file(
+        &good,
+        &d.join("no/such/dir/o.wav"),
+        &spec(Preset::Ebu, OutputFormat::Wav),
+        Overwrite::Never,
+        &|_| {},
+    );
     assert!(e.is_err());
     // Bad inputs: clean errors, nothing left behind.
     let mut truncated = wav(&moderate(48_000, 2, 3.0), Encoding::Pcm16, WavOptions::default());
@@ -431,7 +461,10 @@ fn single_threaded_processing_is_identical() {
     for format in [OutputFormat::Flac, OutputFormat::Wav] {
         let mut s = spec(Preset::Ebu, format);
         s.mode = PeakMode::Limit;
-        let (a, b) = (dir.path().join(format!("a.{}", format.extension())), dir.path().join(format!("b.{}", format.extension())));
+        let (a, b) = (
+            dir.path().join(format!("a.{}", format.extension())),
+            dir.path().join(format!("b.{}", format.extension())),
+        );
         audioproc_engine::process::set_pipelined(true);
         let ra = process_file(&input, &a, &s, Overwrite::Never, &|_| {}).expect("pipelined");
         audioproc_engine::process::set_pipelined(false);

@@ -54,7 +54,11 @@ fn main() {
             300.0 / started.elapsed().as_secs_f64()
         })
         .collect();
-    println!("5-minute 44.1 kHz stereo WAV → FLAC: median {:.0}× realtime (runs: {:?})", median(runs.clone()), runs.iter().map(|r| r.round()).collect::<Vec<_>>());
+    println!(
+        "5-minute 44.1 kHz stereo WAV → FLAC: median {:.0}× realtime (runs: {:?})",
+        median(runs.clone()),
+        runs.iter().map(|r| r.round()).collect::<Vec<_>>()
+    );
 
     let track = common::wav(30.0, 42);
     let n = 40;

@@ -43,16 +43,17 @@ impl Config {
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         let get = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let parse_f64 = |name: &str| -> Result<Option<f64>, String> {
-            get(name)
-                .map(|v| v.parse::<f64>().map_err(|_| format!("{name}={v:?} is not a number")))
-                .transpose()
+            get(name).map(|v| v.parse::<f64>().map_err(|_| format!("{name}={v:?} is not a number"))).transpose()
         };
         let preset = match get("AUDIOPROC_PRESET") {
-            Some(p) => Preset::from_name(&p).ok_or(format!("AUDIOPROC_PRESET={p:?}: expected ebu, streaming, podcast or atsc"))?,
+            Some(p) => Preset::from_name(&p)
+                .ok_or(format!("AUDIOPROC_PRESET={p:?}: expected ebu, streaming, podcast or atsc"))?,
             None => Preset::Ebu,
         };
         let format = match get("AUDIOPROC_FORMAT") {
-            Some(f) => OutputFormat::from_name(&f).ok_or(format!("AUDIOPROC_FORMAT={f:?}: expected flac, wav, mp3 or opus"))?,
+            Some(f) => {
+                OutputFormat::from_name(&f).ok_or(format!("AUDIOPROC_FORMAT={f:?}: expected flac, wav, mp3 or opus"))?
+            }
             None => OutputFormat::Flac,
         };
         let mut spec = ProcessingSpec::new(preset, format);
@@ -70,7 +71,8 @@ impl Config {
         }
         spec.validate().map_err(|e| format!("processing settings: {e}"))?;
         let output_bucket = get("AUDIOPROC_OUTPUT_BUCKET");
-        let output_prefix = var("AUDIOPROC_OUTPUT_PREFIX").map_or_else(|| DEFAULT_OUTPUT_PREFIX.to_owned(), |p| p.trim().to_owned());
+        let output_prefix =
+            var("AUDIOPROC_OUTPUT_PREFIX").map_or_else(|| DEFAULT_OUTPUT_PREFIX.to_owned(), |p| p.trim().to_owned());
         if output_prefix.is_empty() && output_bucket.is_none() {
             return Err("AUDIOPROC_OUTPUT_PREFIX is empty and AUDIOPROC_OUTPUT_BUCKET is not set: outputs would land \
                         where the trigger fires (an endless loop); set a prefix or a separate output bucket"
@@ -116,9 +118,19 @@ mod tests {
     #[test]
     fn defaults_and_overrides() {
         let c = config(&[]).unwrap();
-        assert_eq!((c.output_prefix.as_str(), c.spec.format, c.spec.target_lufs), ("processed/", OutputFormat::Flac, -23.0));
-        let c = config(&[("AUDIOPROC_PRESET", "streaming"), ("AUDIOPROC_TARGET_LUFS", "-16"), ("AUDIOPROC_MODE", "limit"),
-            ("AUDIOPROC_FORMAT", "mp3"), ("AUDIOPROC_SAMPLE_RATE", "48000"), ("AUDIOPROC_ALLOWED_BUCKETS", "a, b")]).unwrap();
+        assert_eq!(
+            (c.output_prefix.as_str(), c.spec.format, c.spec.target_lufs),
+            ("processed/", OutputFormat::Flac, -23.0)
+        );
+        let c = config(&[
+            ("AUDIOPROC_PRESET", "streaming"),
+            ("AUDIOPROC_TARGET_LUFS", "-16"),
+            ("AUDIOPROC_MODE", "limit"),
+            ("AUDIOPROC_FORMAT", "mp3"),
+            ("AUDIOPROC_SAMPLE_RATE", "48000"),
+            ("AUDIOPROC_ALLOWED_BUCKETS", "a, b"),
+        ])
+        .unwrap();
         assert_eq!((c.spec.target_lufs, c.spec.true_peak_dbtp, c.spec.mode), (-16.0, -1.0, PeakMode::Limit));
         assert_eq!((c.spec.format, c.spec.sample_rate), (OutputFormat::Mp3, Some(48_000)));
         assert_eq!(c.allowed_buckets, ["a", "b"]);
@@ -127,8 +139,14 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        for (k, v) in [("AUDIOPROC_PRESET", "loud"), ("AUDIOPROC_TARGET_LUFS", "x"), ("AUDIOPROC_FORMAT", "aac"),
-            ("AUDIOPROC_MODE", "clip"), ("AUDIOPROC_MAX_INPUT_BYTES", "-1"), ("AUDIOPROC_TRUE_PEAK_DBTP", "5")] {
+        for (k, v) in [
+            ("AUDIOPROC_PRESET", "loud"),
+            ("AUDIOPROC_TARGET_LUFS", "x"),
+            ("AUDIOPROC_FORMAT", "aac"),
+            ("AUDIOPROC_MODE", "clip"),
+            ("AUDIOPROC_MAX_INPUT_BYTES", "-1"),
+            ("AUDIOPROC_TRUE_PEAK_DBTP", "5"),
+        ] {
             let e = config(&[(k, v)]).unwrap_err();
             assert!(e.contains(k) || e.contains("settings"), "{e}");
         }

@@ -63,7 +63,9 @@ pub fn parse(event: &Value) -> Result<Incoming, String> {
                         let objects = m
                             .body
                             .ok_or_else(|| "message without a body".to_owned())
-                            .and_then(|b| serde_json::from_str::<Value>(&b).map_err(|e| format!("body is not JSON: {e}")))
+                            .and_then(|b| {
+                                serde_json::from_str::<Value>(&b).map_err(|e| format!("body is not JSON: {e}"))
+                            })
                             .and_then(|body| match parse(&body)? {
                                 Incoming::Objects(t) => Ok(t),
                                 Incoming::Test => Ok(Vec::new()),
@@ -103,7 +105,8 @@ fn parse_batch(event: &Value, version: &str) -> Result<Incoming, String> {
     if version != "1.0" && version != "2.0" {
         return Err(format!("S3 Batch Operations schema {version:?} is not supported (1.0 and 2.0 are)"));
     }
-    let invocation_id = str_at(event, &["invocationId"]).ok_or("Batch Operations event without invocationId")?.to_owned();
+    let invocation_id =
+        str_at(event, &["invocationId"]).ok_or("Batch Operations event without invocationId")?.to_owned();
     let tasks = event.get("tasks").and_then(Value::as_array).ok_or("Batch Operations event without tasks")?;
     let tasks = tasks
         .iter()
@@ -141,13 +144,16 @@ mod tests {
 
     #[test]
     fn s3_notifications_decode_keys() {
-        let Incoming::Objects(t) = parse(&json!({"Records": [s3_record("in", "a+b%2Bc.wav")]})).unwrap() else { panic!() };
+        let Incoming::Objects(t) = parse(&json!({"Records": [s3_record("in", "a+b%2Bc.wav")]})).unwrap() else {
+            panic!()
+        };
         assert_eq!(t[0].as_ref().unwrap().key, "a b+c.wav");
     }
 
     #[test]
     fn test_events_are_recognised_directly_and_in_sqs() {
-        let test = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-23T10:00:00Z", "Bucket": "in"});
+        let test =
+            json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-23T10:00:00Z", "Bucket": "in"});
         assert!(matches!(parse(&test).unwrap(), Incoming::Test));
         let sqs = json!({"Records": [{"messageId": "m1", "eventSource": "aws:sqs", "body": test.to_string()}]});
         let Incoming::Sqs(m) = parse(&sqs).unwrap() else { panic!() };
@@ -173,7 +179,10 @@ mod tests {
         let b1 = json!({"invocationSchemaVersion": "1.0", "invocationId": "inv", "job": {"id": "j"},
             "tasks": [{"taskId": "t1", "s3Key": "x%2By.wav", "s3VersionId": null, "s3BucketArn": "arn:aws:s3:::in"}]});
         let Incoming::Batch(b) = parse(&b1).unwrap() else { panic!() };
-        assert_eq!((b.tasks[0].1.as_ref().unwrap().bucket.as_str(), b.tasks[0].1.as_ref().unwrap().key.as_str()), ("in", "x+y.wav"));
+        assert_eq!(
+            (b.tasks[0].1.as_ref().unwrap().bucket.as_str(), b.tasks[0].1.as_ref().unwrap().key.as_str()),
+            ("in", "x+y.wav")
+        );
         let b2 = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv", "job": {"id": "j", "userArguments": {}},
             "tasks": [{"taskId": "t1", "s3Key": "k.wav", "s3VersionId": "v1", "s3Bucket": "in"}]});
         let Incoming::Batch(b) = parse(&b2).unwrap() else { panic!() };

@@ -84,7 +84,12 @@ impl Handler {
     ///
     /// # Errors
     /// [`InvocationFailed`] as above.
-    pub async fn handle(&self, event: Value, request_id: &str, deadline: Option<Instant>) -> Result<Value, InvocationFailed> {
+    pub async fn handle(
+        &self,
+        event: Value,
+        request_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Value, InvocationFailed> {
         let span = tracing::info_span!("invocation", request_id);
         self.dispatch(event, deadline).instrument(span).await
     }
@@ -230,7 +235,9 @@ impl Handler {
                 match job::write_error_report(&self.client, &out_bucket, &report_key, obj, &e).await {
                     Ok(_) => ObjectResult::Failed(e),
                     // Not recorded: let it be retried rather than lost silently.
-                    Err(w) => ObjectResult::Failed(S3Error::retryable(format!("{e} (and writing its error report failed: {w})"))),
+                    Err(w) => ObjectResult::Failed(S3Error::retryable(format!(
+                        "{e} (and writing its error report failed: {w})"
+                    ))),
                 }
             }
         }

@@ -191,7 +191,11 @@ fn corrupt_audio_is_a_permanent_failure_with_an_error_report() {
     assert_eq!(status_of(&response), ["permanent_failure"; 3], "{response}");
     assert_eq!(
         s3.keys(&output),
-        ["processed/in/bad.wav.error.json", "processed/in/empty.wav.error.json", "processed/in/truncated.wav.error.json"]
+        [
+            "processed/in/bad.wav.error.json",
+            "processed/in/empty.wav.error.json",
+            "processed/in/truncated.wav.error.json"
+        ]
     );
     let report: Value = serde_json::from_slice(&s3.get(&output, "processed/in/bad.wav.error.json").unwrap()).unwrap();
     assert_eq!(report["ok"], false);
@@ -212,7 +216,10 @@ fn inputs_over_the_size_cap_or_the_time_left_are_refused() {
     s3.put(&input, "big.wav", wav(3.0, 7)); // 529 kB
     let response = lambda.invoke_ok(&s3_event(&input, "big.wav"));
     assert_eq!(status_of(&response), ["permanent_failure"]);
-    assert!(response["results"][0]["detail"].as_str().unwrap().contains("over the 100000-byte input limit"), "{response}");
+    assert!(
+        response["results"][0]["detail"].as_str().unwrap().contains("over the 100000-byte input limit"),
+        "{response}"
+    );
     assert_eq!(s3.keys(&output), ["processed/big.wav.error.json"]);
 
     // 2 s left is not enough for anything.
@@ -237,7 +244,8 @@ fn a_failing_upload_leaves_no_object_and_no_multipart_upload() {
         audioproc_testdata::writers::WavOptions::default(),
     );
     s3.put(&input, "noise.wav", bytes);
-    let rule = FaultRule { method: "PUT".to_owned(), query_contains: "partNumber=2".to_owned(), status: 500, times: 1000 };
+    let rule =
+        FaultRule { method: "PUT".to_owned(), query_contains: "partNumber=2".to_owned(), status: 500, times: 1000 };
     let proxy = FaultProxy::start(&moto(), vec![rule]);
     let lambda = Lambda::start(&proxy.endpoint(), &[("AUDIOPROC_OUTPUT_BUCKET", output.as_str())]);
     let outcome = lambda.invoke(&s3_event(&input, "noise.wav"));
@@ -305,7 +313,11 @@ fn batch_operations_answers_match_the_golden_documents() {
         .iter()
         .map(|r| (r["taskId"].as_str().unwrap(), r["resultCode"].as_str().unwrap()))
         .collect();
-    assert_eq!(codes, [("t-ok", "Succeeded"), ("t-bad", "PermanentFailure"), ("t-missing", "PermanentFailure")], "{answer}");
+    assert_eq!(
+        codes,
+        [("t-ok", "Succeeded"), ("t-bad", "PermanentFailure"), ("t-missing", "PermanentFailure")],
+        "{answer}"
+    );
     assert_eq!(answer["invocationSchemaVersion"], "1.0");
     assert_eq!(answer["treatMissingKeysAs"], "PermanentFailure");
     assert_eq!(answer["invocationId"], v1["invocationId"]);

@@ -47,17 +47,14 @@ fn filter_could_match(
 ) -> bool {
     // Some key starts with both prefixes iff one is a prefix of the other (then the longer
     // one, followed by anything, starts with both).
-    let prefixes_meet =
-        input_prefix.starts_with(output_prefix) || output_prefix.starts_with(input_prefix);
+    let prefixes_meet = input_prefix.starts_with(output_prefix) || output_prefix.starts_with(input_prefix);
     if !prefixes_meet {
         return false;
     }
     // Likewise for suffixes; the part between prefix and suffix can be as long as needed.
     input_suffix.is_empty()
         || output_suffix_candidates.is_empty()
-        || output_suffix_candidates
-            .iter()
-            .any(|s| s.ends_with(input_suffix) || input_suffix.ends_with(s))
+        || output_suffix_candidates.iter().any(|s| s.ends_with(input_suffix) || input_suffix.ends_with(s))
 }
 
 /// The character class of a prefix pattern of the form `^[CLASS]+/$`, if `CLASS` can't produce
@@ -95,10 +92,7 @@ fn single_segment_class(pattern: &str) -> Option<Vec<(char, char)>> {
 /// Whether `value` matches `^[CLASS]+/$` for the class `ranges`.
 fn matches_single_segment(ranges: &[(char, char)], value: &str) -> bool {
     value.strip_suffix('/').is_some_and(|segment| {
-        !segment.is_empty()
-            && segment
-                .chars()
-                .all(|c| ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi))
+        !segment.is_empty() && segment.chars().all(|c| ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi))
     })
 }
 
@@ -146,11 +140,7 @@ fn scan(text: &str) -> Vec<Line<'_>> {
                 text = rest.trim_start();
             }
             let item = text.len() != trimmed.len();
-            Some(Line {
-                indent,
-                item,
-                text: text.trim_end(),
-            })
+            Some(Line { indent, item, text: text.trim_end() })
         })
         .collect()
 }
@@ -168,19 +158,14 @@ fn unquote(v: &str) -> String {
 /// The lines nested under the line at `at` (deeper indentation, up to the next line that isn't).
 fn children<'s, 'a>(lines: &'s [Line<'a>], at: usize) -> &'s [Line<'a>] {
     let indent = lines[at].indent;
-    let end = lines[at + 1..]
-        .iter()
-        .position(|l| l.indent <= indent)
-        .map_or(lines.len(), |n| at + 1 + n);
+    let end = lines[at + 1..].iter().position(|l| l.indent <= indent).map_or(lines.len(), |n| at + 1 + n);
     &lines[at + 1..end]
 }
 
 /// Index of the key `key` among the direct entries of `block` (those at its first line's indent).
 fn find_key(block: &[Line<'_>], key: &str) -> Option<usize> {
     let base = block.first()?.indent;
-    block
-        .iter()
-        .position(|l| l.indent == base && l.key() == Some(key))
+    block.iter().position(|l| l.indent == base && l.key() == Some(key))
 }
 
 /// The block under the nested keys `path`, starting from `block`.
@@ -204,8 +189,7 @@ fn value_text(block: &[Line<'_>], key: &str) -> Option<String> {
 
 /// A scalar property of a template parameter (`Default`, `AllowedPattern`, ...).
 fn parameter(lines: &[Line<'_>], name: &str, property: &str) -> Option<String> {
-    block_at(lines, &["Parameters", name])
-        .and_then(|b| find_key(b, property).and_then(|i| b[i].value()))
+    block_at(lines, &["Parameters", name]).and_then(|b| find_key(b, property).and_then(|i| b[i].value()))
 }
 
 /// A flow list such as `[flac, wav, mp3, opus]`.
@@ -225,9 +209,7 @@ fn key_filter_rules(lines: &[Line<'_>]) -> Vec<(String, String)> {
     for (i, line) in lines.iter().enumerate() {
         if line.item && line.key() == Some("Name") {
             // The item's entries: this line and the following ones at its indentation.
-            let end = lines[i + 1..]
-                .iter()
-                .position(|l| l.indent < line.indent || (l.indent == line.indent && l.item));
+            let end = lines[i + 1..].iter().position(|l| l.indent < line.indent || (l.indent == line.indent && l.item));
             let item = &lines[i..end.map_or(lines.len(), |n| i + 1 + n)];
             let name = line.value().unwrap_or_default();
             rules.push((name, value_text(item, "Value").unwrap_or_default()));
@@ -278,24 +260,9 @@ fn filter_could_match_reports_overlaps() {
     // Without the trailing '/', "in/" is not safe from "in-out/": "in" prefixes both.
     assert!(filter_could_match("in", "", "in-out/", &outputs));
     // A suffix filter saves nested prefixes only if no output can end with it.
-    assert!(!filter_could_match(
-        "media/",
-        ".wav",
-        "media/out/",
-        &outputs
-    ));
-    assert!(filter_could_match(
-        "media/",
-        ".wav",
-        "media/out/",
-        &[".wav", ".flac.json"]
-    ));
-    assert!(filter_could_match(
-        "media/",
-        ".json",
-        "media/out/",
-        &outputs
-    ));
+    assert!(!filter_could_match("media/", ".wav", "media/out/", &outputs));
+    assert!(filter_could_match("media/", ".wav", "media/out/", &[".wav", ".flac.json"]));
+    assert!(filter_could_match("media/", ".json", "media/out/", &outputs));
     assert!(filter_could_match("media/", "on", "media/out/", &outputs));
     // Unknown output suffixes: assume the worst.
     assert!(filter_could_match("media/", ".wav", "media/out/", &[]));
@@ -304,8 +271,7 @@ fn filter_could_match_reports_overlaps() {
 
 #[test]
 fn single_segment_class_accepts_only_slash_free_classes() {
-    let class =
-        single_segment_class("^[A-Za-z0-9._-]+/$").expect("the template's pattern is understood");
+    let class = single_segment_class("^[A-Za-z0-9._-]+/$").expect("the template's pattern is understood");
     assert!(matches_single_segment(&class, "incoming/"));
     assert!(matches_single_segment(&class, "a.b_c-9/"));
     for bad in ["", "/", "incoming", "in/coming/", "in coming/", "in\u{e9}/"] {
@@ -330,51 +296,31 @@ fn single_segment_class_accepts_only_slash_free_classes() {
 fn trigger_can_never_match_outputs() {
     let lines = scan(TEMPLATE);
     let param = |name: &str, property: &str| {
-        parameter(&lines, name, property)
-            .unwrap_or_else(|| panic!("template: Parameters.{name}.{property} not found"))
+        parameter(&lines, name, property).unwrap_or_else(|| panic!("template: Parameters.{name}.{property} not found"))
     };
     let input_prefix = param("InputPrefix", "Default");
     let output_prefix = param("OutputPrefix", "Default");
     let input_suffix = param("InputSuffix", "Default");
     let formats = flow_list(&param("Format", "AllowedValues"));
-    assert!(
-        formats.contains(&"flac".to_owned()),
-        "Format values: {formats:?}"
-    );
+    assert!(formats.contains(&"flac".to_owned()), "Format values: {formats:?}");
     let extensions: Vec<String> = formats.iter().map(|f| format!(".{f}")).collect();
     let mut output_suffixes: Vec<&str> = extensions.iter().map(String::as_str).collect();
     output_suffixes.extend(SIDECAR_SUFFIXES);
 
     // (a) The defaults don't overlap, whatever the suffixes.
     assert!(
-        !filter_could_match(
-            &input_prefix,
-            &input_suffix,
-            &output_prefix,
-            &output_suffixes
-        ),
+        !filter_could_match(&input_prefix, &input_suffix, &output_prefix, &output_suffixes),
         "default trigger {input_prefix:?}…{input_suffix:?} can match outputs under {output_prefix:?}"
     );
-    assert!(
-        !filter_could_match(&input_prefix, "", &output_prefix, &[]),
-        "{input_prefix:?} / {output_prefix:?}"
-    );
+    assert!(!filter_could_match(&input_prefix, "", &output_prefix, &[]), "{input_prefix:?} / {output_prefix:?}");
 
     // (b) Both prefixes are constrained to one non-empty segment ending in '/', which the
     // defaults satisfy; so any two different allowed values never overlap.
     let pattern = param("InputPrefix", "AllowedPattern");
-    assert_eq!(
-        pattern,
-        param("OutputPrefix", "AllowedPattern"),
-        "both prefixes must be constrained alike"
-    );
-    let class = single_segment_class(&pattern).unwrap_or_else(|| {
-        panic!("AllowedPattern {pattern:?} does not force one path segment ending in '/'")
-    });
-    assert!(
-        matches_single_segment(&class, &input_prefix)
-            && matches_single_segment(&class, &output_prefix)
-    );
+    assert_eq!(pattern, param("OutputPrefix", "AllowedPattern"), "both prefixes must be constrained alike");
+    let class = single_segment_class(&pattern)
+        .unwrap_or_else(|| panic!("AllowedPattern {pattern:?} does not force one path segment ending in '/'"));
+    assert!(matches_single_segment(&class, &input_prefix) && matches_single_segment(&class, &output_prefix));
     // The argument, tried: every pair of different allowed values up to 2 characters + '/'.
     let alphabet: Vec<char> = class.iter().flat_map(|&(lo, hi)| [lo, hi]).collect();
     let mut values: Vec<String> = alphabet.iter().map(|c| format!("{c}/")).collect();
@@ -388,31 +334,21 @@ fn trigger_can_never_match_outputs() {
     for a in &values {
         assert!(matches_single_segment(&class, a), "{a:?}");
         for b in values.iter().filter(|b| *b != a) {
-            assert!(
-                !filter_could_match(a, "", b, &[]),
-                "allowed prefixes {a:?} and {b:?} overlap"
-            );
+            assert!(!filter_could_match(a, "", b, &[]), "allowed prefixes {a:?} and {b:?} overlap");
         }
     }
 
     // (c) A rule refuses equal prefixes, in every configuration.
     let rules = block_at(&lines, &["Rules"]).expect("template: no Rules section");
-    let rule_names: Vec<usize> = (0..rules.len())
-        .filter(|&i| rules[i].indent == rules[0].indent)
-        .collect();
+    let rule_names: Vec<usize> = (0..rules.len()).filter(|&i| rules[i].indent == rules[0].indent).collect();
     assert!(
-        rule_names
-            .iter()
-            .any(|&i| rule_asserts_prefixes_differ(children(rules, i))),
+        rule_names.iter().any(|&i| rule_asserts_prefixes_differ(children(rules, i))),
         "no unconditional rule asserts InputPrefix != OutputPrefix"
     );
 
     // The trigger filters on InputPrefix (and InputSuffix) only; outputs go under OutputPrefix.
     let filters = key_filter_rules(&lines);
-    assert!(
-        filters.iter().any(|(name, _)| name == "prefix"),
-        "no S3 key filter found"
-    );
+    assert!(filters.iter().any(|(name, _)| name == "prefix"), "no S3 key filter found");
     for (name, value) in &filters {
         match name.as_str() {
             "prefix" => assert_eq!(value, "Ref: InputPrefix"),
@@ -420,63 +356,27 @@ fn trigger_can_never_match_outputs() {
             other => panic!("unexpected S3 key filter rule {other:?}"),
         }
     }
-    let variables = block_at(
-        &lines,
-        &[
-            "Resources",
-            "Function",
-            "Properties",
-            "Environment",
-            "Variables",
-        ],
-    )
-    .expect("template: Function environment variables not found");
-    assert_eq!(
-        value_text(variables, "AUDIOPROC_OUTPUT_PREFIX").as_deref(),
-        Some("Ref: OutputPrefix")
-    );
+    let variables = block_at(&lines, &["Resources", "Function", "Properties", "Environment", "Variables"])
+        .expect("template: Function environment variables not found");
+    assert_eq!(value_text(variables, "AUDIOPROC_OUTPUT_PREFIX").as_deref(), Some("Ref: OutputPrefix"));
 }
 
 #[test]
 fn function_sets_exactly_the_documented_variables() {
     let lines = scan(TEMPLATE);
-    let variables = block_at(
-        &lines,
-        &[
-            "Resources",
-            "Function",
-            "Properties",
-            "Environment",
-            "Variables",
-        ],
-    )
-    .expect("template: Function environment variables not found");
+    let variables = block_at(&lines, &["Resources", "Function", "Properties", "Environment", "Variables"])
+        .expect("template: Function environment variables not found");
     let base = variables[0].indent;
-    let set: Vec<&str> = variables
-        .iter()
-        .filter(|l| l.indent == base)
-        .filter_map(Line::key)
-        .collect();
+    let set: Vec<&str> = variables.iter().filter(|l| l.indent == base).filter_map(Line::key).collect();
     for name in set.iter().filter(|n| n.starts_with("AUDIOPROC_")) {
-        assert!(
-            DOCUMENTED_VARIABLES.contains(name),
-            "the template sets {name}, which the function doesn't read"
-        );
+        assert!(DOCUMENTED_VARIABLES.contains(name), "the template sets {name}, which the function doesn't read");
     }
     for name in DOCUMENTED_VARIABLES {
         assert!(set.contains(&name), "the template doesn't set {name}");
     }
     // And nothing else in the template sets one (another resource, a second function).
-    let everywhere = lines
-        .iter()
-        .filter_map(Line::key)
-        .filter(|k| k.starts_with("AUDIOPROC_"))
-        .count();
-    assert_eq!(
-        everywhere,
-        DOCUMENTED_VARIABLES.len(),
-        "AUDIOPROC_* keys outside the function's Variables"
-    );
+    let everywhere = lines.iter().filter_map(Line::key).filter(|k| k.starts_with("AUDIOPROC_")).count();
+    assert_eq!(everywhere, DOCUMENTED_VARIABLES.len(), "AUDIOPROC_* keys outside the function's Variables");
     assert!(set.contains(&"RUST_LOG"));
 }
 
@@ -486,33 +386,11 @@ fn scanner_reads_block_yaml() {
     let lines = scan(text);
     assert_eq!(
         key_filter_rules(&lines),
-        [
-            ("prefix".to_owned(), "Ref: X".to_owned()),
-            ("suffix".to_owned(), ".wav".to_owned())
-        ]
+        [("prefix".to_owned(), "Ref: X".to_owned()), ("suffix".to_owned(), ".wav".to_owned())]
     );
-    assert_eq!(
-        flow_list(&value_text(block_at(&lines, &["A"]).expect("A"), "C").expect("C")),
-        ["a", "b"]
-    );
+    assert_eq!(flow_list(&value_text(block_at(&lines, &["A"]).expect("A"), "C").expect("C")), ["a", "b"]);
     assert_eq!(value_text(&lines, "D").as_deref(), Some("1"));
     assert!(block_at(&lines, &["A", "X"]).is_none());
-    assert_eq!(
-        Line {
-            indent: 0,
-            item: false,
-            text: "Fn::Sub: arn:${AWS::Partition}:s3:::x"
-        }
-        .key(),
-        Some("Fn::Sub")
-    );
-    assert_eq!(
-        Line {
-            indent: 0,
-            item: false,
-            text: "Fn::Not:"
-        }
-        .key(),
-        Some("Fn::Not")
-    );
+    assert_eq!(Line { indent: 0, item: false, text: "Fn::Sub: arn:${AWS::Partition}:s3:::x" }.key(), Some("Fn::Sub"));
+    assert_eq!(Line { indent: 0, item: false, text: "Fn::Not:" }.key(), Some("Fn::Not"));
 }

@@ -58,7 +58,5 @@ pub async fn shared_config() -> aws_config::SdkConfig {
 
 /// The S3 endpoint set in the environment, if any (never from an event).
 pub fn custom_endpoint() -> Option<String> {
-    ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+    ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
 }

@@ -306,7 +306,12 @@ pub fn records_same_job(existing: &ObjectInfo, source: &ObjectRef, info: &Object
 }
 
 /// The user metadata of an output.
-pub fn output_metadata(source: &ObjectRef, info: &ObjectInfo, spec_id: &str, report: &ProcessReport) -> HashMap<String, String> {
+pub fn output_metadata(
+    source: &ObjectRef,
+    info: &ObjectInfo,
+    spec_id: &str,
+    report: &ProcessReport,
+) -> HashMap<String, String> {
     let mut m = HashMap::new();
     m.insert(meta::SOURCE_BUCKET.to_owned(), source.bucket.clone());
     let encoded = percent_encoding::utf8_percent_encode(&source.key, percent_encoding::NON_ALPHANUMERIC).to_string();

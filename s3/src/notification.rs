@@ -37,24 +37,18 @@ pub fn objects_in(body: &Value) -> Result<Notification, String> {
     if body.get("Type").and_then(Value::as_str) == Some("Notification")
         && let Some(message) = body.get("Message").and_then(Value::as_str)
     {
-        let inner: Value =
-            serde_json::from_str(message).map_err(|e| format!("SNS message is not JSON: {e}"))?;
+        let inner: Value = serde_json::from_str(message).map_err(|e| format!("SNS message is not JSON: {e}"))?;
         return objects_in(&inner);
     }
     let Some(records) = body.get("Records").and_then(Value::as_array) else {
         return Err("not an S3 event notification (no Records)".to_owned());
     };
-    match records
-        .first()
-        .map(|r| r.get("eventSource").and_then(Value::as_str))
-    {
+    match records.first().map(|r| r.get("eventSource").and_then(Value::as_str)) {
         None | Some(None) => Ok(Notification::Objects(Vec::new())),
         Some(Some("aws:s3")) => Ok(Notification::Objects(
             records
                 .iter()
-                .filter(|r| {
-                    str_at(r, &["eventName"]).is_none_or(|n| n.starts_with("ObjectCreated"))
-                })
+                .filter(|r| str_at(r, &["eventName"]).is_none_or(|n| n.starts_with("ObjectCreated")))
                 .map(object_of)
                 .collect(),
         )),
@@ -69,18 +63,12 @@ fn object_of(record: &Value) -> Result<ObjectRef, S3Error> {
     let key = str_at(record, &["s3", "object", "key"])
         .ok_or_else(|| S3Error::permanent("S3 record without s3.object.key"))?;
     let version_id = str_at(record, &["s3", "object", "versionId"]).filter(|v| !v.is_empty());
-    Ok(ObjectRef {
-        bucket: bucket.to_owned(),
-        key: decode_event_key(key)?,
-        version_id: version_id.map(str::to_owned),
-    })
+    Ok(ObjectRef { bucket: bucket.to_owned(), key: decode_event_key(key)?, version_id: version_id.map(str::to_owned) })
 }
 
 /// The string at `path` in `v`, if there is one.
 pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter()
-        .try_fold(v, |v, k| v.get(k))
-        .and_then(Value::as_str)
+    path.iter().try_fold(v, |v, k| v.get(k)).and_then(Value::as_str)
 }
 
 #[cfg(test)]
@@ -108,10 +96,7 @@ mod tests {
         );
         assert_eq!(o.len(), 1);
         let o = o[0].as_ref().unwrap();
-        assert_eq!(
-            (o.bucket.as_str(), o.key.as_str(), o.version_id.as_deref()),
-            ("in", "a b+c.wav", Some("v1"))
-        );
+        assert_eq!((o.bucket.as_str(), o.key.as_str(), o.version_id.as_deref()), ("in", "a b+c.wav", Some("v1")));
     }
 
     #[test]

@@ -37,13 +37,8 @@ pub struct ObjectInfo {
 /// # Errors
 /// As classified by [`S3Error::from_sdk`].
 pub async fn head(client: &S3Client, obj: &ObjectRef) -> Result<Option<ObjectInfo>, S3Error> {
-    let out = client
-        .head_object()
-        .bucket(&obj.bucket)
-        .key(&obj.key)
-        .set_version_id(obj.version_id.clone())
-        .send()
-        .await;
+    let out =
+        client.head_object().bucket(&obj.bucket).key(&obj.key).set_version_id(obj.version_id.clone()).send().await;
     match out {
         Ok(o) => Ok(Some(ObjectInfo {
             etag: o.e_tag().unwrap_or_default().to_owned(),
@@ -90,10 +85,8 @@ pub async fn download(
     let mut file = tokio::fs::File::from_std(temp.reopen()?);
     let mut body = out.body;
     let mut total = 0u64;
-    while let Some(chunk) = body
-        .try_next()
-        .await
-        .map_err(|e| S3Error::retryable(format!("GET {obj}: reading the body: {e}")))?
+    while let Some(chunk) =
+        body.try_next().await.map_err(|e| S3Error::retryable(format!("GET {obj}: reading the body: {e}")))?
     {
         total += chunk.len() as u64;
         if total > max_bytes {
@@ -127,7 +120,12 @@ pub struct PutOptions {
 ///
 /// # Errors
 /// As classified by [`S3Error::from_sdk`]; local I/O errors are retryable.
-pub async fn upload_file(client: &S3Client, path: &Path, dest: &ObjectRef, options: &PutOptions) -> Result<String, S3Error> {
+pub async fn upload_file(
+    client: &S3Client,
+    path: &Path,
+    dest: &ObjectRef,
+    options: &PutOptions,
+) -> Result<String, S3Error> {
     upload_file_cancellable(client, path, dest, options, &|| false).await
 }
 
@@ -236,13 +234,7 @@ async fn upload_parts(
 
 /// Aborts a multipart upload, logging (not returning) a failure: the caller is already failing.
 async fn abort(client: &S3Client, dest: &ObjectRef, upload_id: &str) {
-    let result = client
-        .abort_multipart_upload()
-        .bucket(&dest.bucket)
-        .key(&dest.key)
-        .upload_id(upload_id)
-        .send()
-        .await;
+    let result = client.abort_multipart_upload().bucket(&dest.bucket).key(&dest.key).upload_id(upload_id).send().await;
     match result {
         Ok(_) => tracing::warn!(bucket = %dest.bucket, key = %dest.key, "multipart upload aborted"),
         Err(e) => tracing::error!(

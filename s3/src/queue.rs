@@ -47,19 +47,13 @@ fn seconds(d: Duration) -> i32 {
 
 /// Classifies an SQS error as [`S3Error::from_sdk`] does, also counting SQS's own throttling
 /// codes as retryable.
-fn sqs_error<E>(
-    what: &str,
-    err: &aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
-) -> S3Error
+fn sqs_error<E>(what: &str, err: &aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>) -> S3Error
 where
     E: std::error::Error + aws_sdk_sqs::error::ProvideErrorMetadata + 'static,
 {
     let mut e = S3Error::from_sdk(what, err);
     if let Some(code) = aws_sdk_sqs::error::ProvideErrorMetadata::code(err)
-        && matches!(
-            code,
-            "RequestThrottled" | "ThrottlingException" | "KmsThrottled" | "ServiceUnavailable"
-        )
+        && matches!(code, "RequestThrottled" | "ThrottlingException" | "KmsThrottled" | "ServiceUnavailable")
     {
         e.kind = crate::error::FailureKind::Retryable;
     }
@@ -135,11 +129,7 @@ pub async fn change_visibility(
 ///
 /// # Errors
 /// As classified by [`S3Error::from_sdk`].
-pub async fn delete(
-    client: &SqsClient,
-    queue_url: &str,
-    receipt_handle: &str,
-) -> Result<(), S3Error> {
+pub async fn delete(client: &SqsClient, queue_url: &str, receipt_handle: &str) -> Result<(), S3Error> {
     client
         .delete_message()
         .queue_url(queue_url)

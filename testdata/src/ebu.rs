@@ -68,21 +68,13 @@ pub fn loudness_cases(rate: u32) -> Vec<Case> {
     let mut v = vec![
         case("3341-1", stereo_steps(rate, &[(-23.0, 20.0)]), Expect::IntegratedMomentaryShortTerm(-23.0)),
         case("3341-2", stereo_steps(rate, &[(-33.0, 20.0)]), Expect::Integrated(-33.0)),
-        case(
-            "3341-3",
-            stereo_steps(rate, &[(-36.0, 10.0), (-23.0, 60.0), (-36.0, 10.0)]),
-            Expect::Integrated(-23.0),
-        ),
+        case("3341-3", stereo_steps(rate, &[(-36.0, 10.0), (-23.0, 60.0), (-36.0, 10.0)]), Expect::Integrated(-23.0)),
         case(
             "3341-4",
             stereo_steps(rate, &[(-72.0, 10.0), (-36.0, 10.0), (-23.0, 60.0), (-36.0, 10.0), (-72.0, 10.0)]),
             Expect::Integrated(-23.0),
         ),
-        case(
-            "3341-5",
-            stereo_steps(rate, &[(-26.0, 20.0), (-20.0, 20.1), (-26.0, 20.0)]),
-            Expect::Integrated(-23.0),
-        ),
+        case("3341-5", stereo_steps(rate, &[(-26.0, 20.0), (-20.0, 20.1), (-26.0, 20.0)]), Expect::Integrated(-23.0)),
         case("3341-9", alternating(rate, -20.0, 1.34, -30.0, 1.66, 60.0), Expect::ShortTermAfter3s(-23.0)),
         case("3341-12", alternating(rate, -20.0, 0.18, -30.0, 0.22, 20.0), Expect::MomentaryAfter400ms(-23.0)),
         case("3342-1", stereo_steps(rate, &[(-20.0, 20.0), (-30.0, 20.0)]), Expect::LoudnessRange(10.0)),
@@ -96,10 +88,7 @@ pub fn loudness_cases(rate: u32) -> Vec<Case> {
     ];
     // 3341-6: 5.0 — L, R at −28 dBFS; C at −24; Ls, Rs at −30. Channel order L R C Ls Rs.
     let levels = [-28.0, -28.0, -24.0, -30.0, -30.0];
-    let planes = levels
-        .iter()
-        .map(|&db| sine(rate, 1, 1000.0, db_to_amp(db), 20.0, 0.0).planes.remove(0))
-        .collect();
+    let planes = levels.iter().map(|&db| sine(rate, 1, 1000.0, db_to_amp(db), 20.0, 0.0).planes.remove(0)).collect();
     v.push(Case {
         name: "3341-6",
         signal: Signal { rate, planes },

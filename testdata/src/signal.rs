@@ -148,14 +148,12 @@ pub fn programme(rate: u32, channels: usize, seconds: f64, seed: u64) -> Signal 
             let sweep = 0.25 * sweep_phase.sin();
             // A chord (A minor) with slow tremolo, slightly detuned per channel.
             let detune = 1.0 + 0.001 * ch as f64;
-            let chord = [220.0, 261.63, 329.63]
-                .iter()
-                .map(|f| (2.0 * PI * f * detune * ts).sin())
-                .sum::<f64>()
+            let chord = [220.0, 261.63, 329.63].iter().map(|f| (2.0 * PI * f * detune * ts).sin()).sum::<f64>()
                 * 0.12
                 * (0.6 + 0.4 * (2.0 * PI * 0.5 * ts).sin());
             // Clicks: short bursts every ~0.7 s, they make inter-sample overs.
-            let click = if (i % ((0.7 * fs) as usize).max(1)) < 3 { 0.9 * if i % 2 == 0 { 1.0 } else { -1.0 } } else { 0.0 };
+            let click =
+                if (i % ((0.7 * fs) as usize).max(1)) < 3 { 0.9 * if i % 2 == 0 { 1.0 } else { -1.0 } } else { 0.0 };
             let env = 10f64.powf(smooth / 20.0);
             plane.push(((pink + sweep + chord) * env + click * env).clamp(-1.0, 1.0) as f32);
         }
@@ -168,9 +166,7 @@ pub fn programme(rate: u32, channels: usize, seconds: f64, seed: u64) -> Signal 
 pub fn white_noise(rate: u32, channels: usize, seconds: f64, amplitude: f64, seed: u64) -> Signal {
     let frames = (seconds * f64::from(rate)).round() as usize;
     let mut rng = SplitMix64::new(seed);
-    let planes = (0..channels)
-        .map(|_| (0..frames).map(|_| (amplitude * rng.uniform()) as f32).collect())
-        .collect();
+    let planes = (0..channels).map(|_| (0..frames).map(|_| (amplitude * rng.uniform()) as f32).collect()).collect();
     Signal { rate, planes }
 }
 
@@ -202,8 +198,10 @@ pub fn tonal(rate: u32, channels: usize, seconds: f64, noise: f64) -> Signal {
         for (i, x) in plane.iter_mut().enumerate() {
             let t = i as f64 / fs;
             let env = 0.75 + 0.25 * (2.0 * PI * 0.2 * t).sin();
-            let tones: f64 =
-                [110.0, 440.0, 1000.0, 3150.0, 8000.0].iter().map(|f| 0.08 * (2.0 * PI * f * detune * t + c as f64).sin()).sum();
+            let tones: f64 = [110.0, 440.0, 1000.0, 3150.0, 8000.0]
+                .iter()
+                .map(|f| 0.08 * (2.0 * PI * f * detune * t + c as f64).sin())
+                .sum();
             *x = (env * tones) as f32 + noise.planes[c][i];
         }
     }

@@ -198,7 +198,8 @@ pub fn flac(sig: &Signal, bits: u16) -> Vec<u8> {
     assert!(bits == 16 || bits == 24, "flac writer supports 16 or 24 bits");
     let samples: Vec<i32> = sig.interleaved().iter().map(|&x| quantize(x, bits)).collect();
     let config = flacenc::config::Encoder::default().into_verified().expect("default flacenc config is valid");
-    let source = flacenc::source::MemSource::from_samples(&samples, sig.channels(), usize::from(bits), sig.rate as usize);
+    let source =
+        flacenc::source::MemSource::from_samples(&samples, sig.channels(), usize::from(bits), sig.rate as usize);
     let stream = flacenc::encode_with_fixed_block_size(&config, source, config.block_size).expect("flacenc encodes");
     let mut sink = flacenc::bitsink::ByteSink::new();
     stream.write(&mut sink).expect("flacenc writes to memory");
@@ -245,4 +246,3 @@ pub fn long_wav(path: &std::path::Path, minutes: u32) -> std::io::Result<()> {
     }
     w.flush()
 }
-

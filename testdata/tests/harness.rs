@@ -1,10 +1,10 @@
 //! The test harness itself: moto, the Lambda Runtime API and the fault proxy, driven by plain
 //! HTTP. Needs the venv from `scripts/s3-venv.sh` (the moto tests panic with that hint).
 
-use audioproc_testdata::harness::{
-    header, http_request, try_http_request, FaultProxy, FaultRule, HttpConnection, MotoServer, Outcome, RuntimeApi,
-};
 use audioproc_testdata::harness::moto::S3_AUTHORIZATION;
+use audioproc_testdata::harness::{
+    FaultProxy, FaultRule, HttpConnection, MotoServer, Outcome, RuntimeApi, header, http_request, try_http_request,
+};
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -45,7 +45,8 @@ fn moto_stores_and_returns_objects() {
     let host = format!("127.0.0.1:{}", moto.port());
     let bucket = bucket("objects");
 
-    let (status, _, body) = http_request(&moto.endpoint(), "PUT", &format!("/{bucket}"), &[("Host", host.as_str()), AUTH[0]], b"");
+    let (status, _, body) =
+        http_request(&moto.endpoint(), "PUT", &format!("/{bucket}"), &[("Host", host.as_str()), AUTH[0]], b"");
     assert_eq!(status, 200, "create bucket: {}", text(&body));
     let object: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let key = format!("/{bucket}/dir/file.wav");
@@ -249,7 +250,8 @@ fn fault_proxy_fails_matching_requests_then_passes_them_through() {
 
     let part1: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
     let part2 = b"the last part".to_vec();
-    let (status, headers, body) = sdk.request("PUT", &format!("{key}?partNumber=1&uploadId={upload_id}"), &AUTH, &part1);
+    let (status, headers, body) =
+        sdk.request("PUT", &format!("{key}?partNumber=1&uploadId={upload_id}"), &AUTH, &part1);
     assert_eq!(status, 200, "{}", text(&body));
     let etag1 = header(&headers, "etag").expect("ETag of part 1").to_owned();
 

@@ -45,21 +45,8 @@ pub struct Readiness {
 impl Readiness {
     /// Checks `bucket` with `s3` and `queue` with `sqs`; not ready once `stage` leaves
     /// [`Stage::Running`].
-    pub fn new(
-        s3: S3Client,
-        sqs: SqsClient,
-        bucket: String,
-        queue: String,
-        stage: watch::Receiver<Stage>,
-    ) -> Self {
-        Readiness {
-            s3,
-            sqs,
-            bucket,
-            queue,
-            stage,
-            last: Mutex::new(None),
-        }
+    pub fn new(s3: S3Client, sqs: SqsClient, bucket: String, queue: String, stage: watch::Receiver<Stage>) -> Self {
+        Readiness { s3, sqs, bucket, queue, stage, last: Mutex::new(None) }
     }
 
     /// `Ok` when ready, else why not.
@@ -70,23 +57,14 @@ impl Readiness {
         // One check at a time; concurrent probes wait for it and share its result.
         let mut last = self.last.lock().await;
         if let Some((at, result)) = &*last {
-            let ttl = if result.is_ok() {
-                READY_TTL
-            } else {
-                FAILED_TTL
-            };
+            let ttl = if result.is_ok() { READY_TTL } else { FAILED_TTL };
             if at.elapsed() <= ttl {
                 return result.clone();
             }
         }
         let result = tokio::time::timeout(CHECK_TIMEOUT, self.probe())
             .await
-            .unwrap_or_else(|_| {
-                Err(format!(
-                    "the check took longer than {} s",
-                    CHECK_TIMEOUT.as_secs()
-                ))
-            });
+            .unwrap_or_else(|_| Err(format!("the check took longer than {} s", CHECK_TIMEOUT.as_secs())));
         if let Err(why) = &result {
             warn!(reason = %why, "not ready");
         }
@@ -101,17 +79,12 @@ impl Readiness {
         );
         let mut problems = Vec::new();
         if let Err(e) = bucket {
-            problems
-                .push(S3Error::from_sdk(&format!("S3 HeadBucket {}", self.bucket), &e).to_string());
+            problems.push(S3Error::from_sdk(&format!("S3 HeadBucket {}", self.bucket), &e).to_string());
         }
         if let Err(e) = queue {
             problems.push(format!("SQS {e}"));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems.join("; "))
-        }
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
     }
 }
 

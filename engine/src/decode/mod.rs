@@ -269,16 +269,15 @@ impl Decoder {
         }
         let track_id = track.id;
         let declared_frames = track.num_frames;
-        let decoder = CODECS
-            .make_audio_decoder(&params, &AudioDecoderOptions::default())
-            .map_err(|e| match e {
-                SymError::Unsupported(_) => Error::Unsupported { reason: "unsupported codec".to_owned() },
-                other => sym_to_error(other),
-            })?;
+        let decoder = CODECS.make_audio_decoder(&params, &AudioDecoderOptions::default()).map_err(|e| match e {
+            SymError::Unsupported(_) => Error::Unsupported { reason: "unsupported codec".to_owned() },
+            other => sym_to_error(other),
+        })?;
         let codec = decoder.codec_info().short_name.to_owned();
         let container = reader.format_info().short_name.to_owned();
         let layout = params.channels.as_ref().map(layout_of).unwrap_or_default();
-        let float = matches!(params.sample_format, Some(SampleFormat::F32 | SampleFormat::F64)) || codec.starts_with("pcm_f");
+        let float =
+            matches!(params.sample_format, Some(SampleFormat::F32 | SampleFormat::F64)) || codec.starts_with("pcm_f");
         let bits_per_sample = params.bits_per_sample.filter(|_| !is_lossy(&codec));
         let mut me = Decoder {
             reader,
@@ -478,11 +477,8 @@ impl Decoder {
             .and_then(|p| p.audio())
             .cloned()
             .ok_or_else(|| Error::Malformed { reason: "audio track vanished after a reset".to_owned() })?;
-        self.decoder = guarded(|| {
-            CODECS
-                .make_audio_decoder(&params, &AudioDecoderOptions::default())
-                .map_err(sym_to_error)
-        })?;
+        self.decoder =
+            guarded(|| CODECS.make_audio_decoder(&params, &AudioDecoderOptions::default()).map_err(sym_to_error))?;
         Ok(())
     }
 }

@@ -216,7 +216,12 @@ mod tests {
     #[test]
     fn reads_priming_and_duration_from_elst() {
         // 6 s at 1000/s movie timescale, 2112 frames of priming.
-        let elst = full(b"elst", 0, &[&1u32.to_be_bytes()[..], &6000u32.to_be_bytes(), &2112u32.to_be_bytes(), &0x10000u32.to_be_bytes()].concat());
+        let elst = full(
+            b"elst",
+            0,
+            &[&1u32.to_be_bytes()[..], &6000u32.to_be_bytes(), &2112u32.to_be_bytes(), &0x10000u32.to_be_bytes()]
+                .concat(),
+        );
         let t = gapless_trim(&mut Cursor::new(movie(elst)));
         assert_eq!(t, Some(Trim { skip: 2112, keep: Some(264_600) }));
     }

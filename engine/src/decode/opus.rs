@@ -13,7 +13,9 @@
 
 use std::sync::Mutex;
 
-use symphonia::core::audio::{AsGenericAudioBufferRef, AudioBuffer, AudioMut, AudioSpec, Channels, GenericAudioBufferRef};
+use symphonia::core::audio::{
+    AsGenericAudioBufferRef, AudioBuffer, AudioMut, AudioSpec, Channels, GenericAudioBufferRef,
+};
 use symphonia::core::codecs::CodecInfo;
 use symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS;
 use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions, FinalizeResult};
@@ -64,15 +66,20 @@ fn read_head(extra: &[u8]) -> SymResult<Head> {
         return Err(SymError::DecodeError("opus: zero channels"));
     }
     match family {
-        0 if channels <= 2 => {
-            Ok(Head { channels, pre_skip, streams: 1, coupled: (channels - 1) as u8, mapping: (0..channels as u8).collect() })
-        }
+        0 if channels <= 2 => Ok(Head {
+            channels,
+            pre_skip,
+            streams: 1,
+            coupled: (channels - 1) as u8,
+            mapping: (0..channels as u8).collect(),
+        }),
         0 => Err(SymError::DecodeError("opus: mapping family 0 with more than 2 channels")),
         1 => {
             if channels > 8 {
                 return Err(SymError::DecodeError("opus: mapping family 1 with more than 8 channels"));
             }
-            let table = extra.get(21..21 + channels).ok_or(SymError::DecodeError("opus: short channel mapping table"))?;
+            let table =
+                extra.get(21..21 + channels).ok_or(SymError::DecodeError("opus: short channel mapping table"))?;
             Ok(Head { channels, pre_skip, streams: extra[19], coupled: extra[20], mapping: table.to_vec() })
         }
         _ => Err(SymError::Unsupported("opus: channel mapping families other than 0 and 1 are not supported")),
@@ -113,7 +120,8 @@ impl OpusDecoder {
         let n = head.channels;
         // Family 1 with one stream is plain mono/stereo; with several streams it needs libopus'
         // multistream decoder, which opusic-c 1.6 does not mark `Send` (symphonia needs it).
-        let single = head.streams == 1 && usize::from(head.coupled) + 1 == n && head.mapping.iter().copied().eq(0..n as u8);
+        let single =
+            head.streams == 1 && usize::from(head.coupled) + 1 == n && head.mapping.iter().copied().eq(0..n as u8);
         if !single {
             return Err(SymError::Unsupported(
                 "opus: multichannel streams (several Opus streams, mapping family 1) cannot be decoded yet",

@@ -125,9 +125,7 @@ impl TruePeakLimiter {
     /// over [`MAX_LOOKAHEAD_MS`].
     pub fn new(sample_rate: u32, channels: usize, options: &LimiterOptions) -> Result<Self> {
         if sample_rate == 0 || channels == 0 {
-            return Err(Error::InvalidParameter(format!(
-                "limiter at {sample_rate} Hz with {channels} channels"
-            )));
+            return Err(Error::InvalidParameter(format!("limiter at {sample_rate} Hz with {channels} channels")));
         }
         if !options.ceiling_dbtp.is_finite() {
             return Err(Error::InvalidParameter(format!("limiter ceiling {} dBTP", options.ceiling_dbtp)));

@@ -257,11 +257,9 @@ impl<W: Write + Seek> FlacWriter<W> {
         }
         self.flush_queue()?;
         let end = self.out.stream_position()?;
-        let frame_bytes =
-            if self.max_frame_bytes == 0 { (0, 0) } else { (self.min_frame_bytes, self.max_frame_bytes) };
+        let frame_bytes = if self.max_frame_bytes == 0 { (0, 0) } else { (self.min_frame_bytes, self.max_frame_bytes) };
         let md5: [u8; 16] = self.md5.clone().finalize().into();
-        let block =
-            streaminfo_block(self.sample_rate, self.channels, self.bits, self.total_frames, frame_bytes, md5);
+        let block = streaminfo_block(self.sample_rate, self.channels, self.bits, self.total_frames, frame_bytes, md5);
         self.out.seek(SeekFrom::Start(self.start + 4))?;
         self.out.write_all(&block)?;
         self.out.seek(SeekFrom::Start(end))?;

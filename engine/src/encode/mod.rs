@@ -163,7 +163,13 @@ pub struct EncodeOptions {
 impl EncodeOptions {
     /// Defaults for a format: 24-bit PCM, dither on, MP3 VBR quality 2, Opus 160 kb/s.
     pub fn new(format: OutputFormat) -> Self {
-        EncodeOptions { format, sample_format: SampleFormat::I24, dither: true, mp3: Mp3Bitrate::Vbr(2), opus_kbps: 160 }
+        EncodeOptions {
+            format,
+            sample_format: SampleFormat::I24,
+            dither: true,
+            mp3: Mp3Bitrate::Vbr(2),
+            opus_kbps: 160,
+        }
     }
 }
 

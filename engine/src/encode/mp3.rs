@@ -94,8 +94,8 @@ impl<W: Write + Seek> Mp3Writer<W> {
         b.set_quality(Quality::NearBest).map_err(|e| refused("quality", e))?;
         match options.mp3 {
             Mp3Bitrate::Cbr(kbps) => {
-                let rate = cbr(kbps)
-                    .ok_or_else(|| Error::InvalidParameter(format!("{kbps} kb/s is not an MP3 bit rate")))?;
+                let rate =
+                    cbr(kbps).ok_or_else(|| Error::InvalidParameter(format!("{kbps} kb/s is not an MP3 bit rate")))?;
                 b.set_vbr_mode(VbrMode::Off).map_err(|e| refused("VBR mode", e))?;
                 b.set_brate(rate).map_err(|e| refused("bit rate", e))?;
             }

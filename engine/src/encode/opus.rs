@@ -95,7 +95,9 @@ macro_rules! multistream_encoder {
 impl OpusEncoder {
     fn new(channels: usize, rate: SampleRate) -> Result<Self> {
         Ok(match channels {
-            1 => OpusEncoder::Single(opusic_c::Encoder::new(Channels::Mono, rate, Application::Audio).map_err(opus_error)?),
+            1 => OpusEncoder::Single(
+                opusic_c::Encoder::new(Channels::Mono, rate, Application::Audio).map_err(opus_error)?,
+            ),
             2 => OpusEncoder::Single(
                 opusic_c::Encoder::new(Channels::Stereo, rate, Application::Audio).map_err(opus_error)?,
             ),

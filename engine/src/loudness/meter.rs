@@ -8,10 +8,10 @@
 
 use serde::Serialize;
 
+use super::energy_to_lufs;
 use super::histogram::GatingHistogram;
 use super::kweight::KWeighting;
 use super::true_peak::TruePeak;
-use super::energy_to_lufs;
 use crate::channels::ChannelRole;
 use crate::error::{Error, Result};
 
@@ -182,8 +182,7 @@ impl LoudnessMeter {
     }
 
     fn complete_sub_block(&mut self) {
-        let energy: f64 =
-            self.weights.iter().zip(&self.sums).map(|(w, s)| w * s).sum::<f64>() / self.sub_block as f64;
+        let energy: f64 = self.weights.iter().zip(&self.sums).map(|(w, s)| w * s).sum::<f64>() / self.sub_block as f64;
         self.sums.iter_mut().for_each(|s| *s = 0.0);
         self.filters.iter_mut().for_each(KWeighting::flush_tiny);
         self.fill = 0;
@@ -224,12 +223,8 @@ impl LoudnessMeter {
         let finite = |x: f64| x.is_finite().then_some(x);
         let db = |x: f32| finite(20.0 * f64::from(x).log10());
         let sample_peak = self.sample_peak.iter().copied().fold(0f32, f32::max);
-        let true_peak = (!self.true_peaks.is_empty()).then(|| {
-            self.true_peaks
-                .iter()
-                .map(TruePeak::interpolated_peak)
-                .fold(sample_peak, f32::max)
-        });
+        let true_peak = (!self.true_peaks.is_empty())
+            .then(|| self.true_peaks.iter().map(TruePeak::interpolated_peak).fold(sample_peak, f32::max));
         LoudnessReport {
             integrated_lufs: self.integrated.gated_mean_lufs(-10.0),
             loudness_range_lu: self.range.range_lu(-20.0, 0.10, 0.95),
@@ -358,8 +353,9 @@ mod tests {
     fn dual_mono_reads_3_lu_above_mono() {
         let x = sine(48_000, 1000.0, 0.1, 5.0);
         let measure = |mode| {
-            let mut m = LoudnessMeter::new(48_000, &channel_weights(&[ChannelRole::Mono], mode), MeterOptions::default())
-                .expect("valid");
+            let mut m =
+                LoudnessMeter::new(48_000, &channel_weights(&[ChannelRole::Mono], mode), MeterOptions::default())
+                    .expect("valid");
             m.process(&[&x]);
             m.report().integrated_lufs.expect("loud enough")
         };

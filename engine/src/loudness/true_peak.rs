@@ -207,9 +207,7 @@ mod tests {
     use super::*;
 
     fn scalar_peak(h: &[f32; TAPS], w: &[f32]) -> f32 {
-        (0..=w.len() - TAPS)
-            .map(|n| h.iter().zip(&w[n..]).map(|(a, b)| a * b).sum::<f32>().abs())
-            .fold(0.0, f32::max)
+        (0..=w.len() - TAPS).map(|n| h.iter().zip(&w[n..]).map(|(a, b)| a * b).sum::<f32>().abs()).fold(0.0, f32::max)
     }
 
     #[test]

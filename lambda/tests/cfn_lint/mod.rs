@@ -11,7 +11,8 @@ fn cfn_lint_binary() -> PathBuf {
         return PathBuf::from(bin);
     }
     let venv = std::env::var_os("AUDIOPROC_VENV").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME is not set (or set AUDIOPROC_VENV)")).join(".cache/audioproc-venv")
+        PathBuf::from(std::env::var_os("HOME").expect("HOME is not set (or set AUDIOPROC_VENV)"))
+            .join(".cache/audioproc-venv")
     });
     venv.join("bin").join("cfn-lint")
 }
@@ -21,7 +22,10 @@ fn cfn_lint_binary() -> PathBuf {
 pub fn assert_clean(template: &Path, dir: &Path) {
     let bin = cfn_lint_binary();
     let version = Command::new(&bin).arg("--version").output().unwrap_or_else(|e| {
-        panic!("cannot run {}: {e}\nrun `bash scripts/s3-venv.sh` to install cfn-lint 1.51 (or set AUDIOPROC_CFN_LINT)", bin.display())
+        panic!(
+            "cannot run {}: {e}\nrun `bash scripts/s3-venv.sh` to install cfn-lint 1.51 (or set AUDIOPROC_CFN_LINT)",
+            bin.display()
+        )
     });
     let version_text = String::from_utf8_lossy(&version.stdout);
     assert!(

@@ -38,9 +38,7 @@ impl S3 {
     }
 
     pub fn put(&self, bucket: &str, key: &str, body: Vec<u8>) {
-        self.rt
-            .block_on(self.client.put_object().bucket(bucket).key(key).body(ByteStream::from(body)).send())
-            .unwrap();
+        self.rt.block_on(self.client.put_object().bucket(bucket).key(key).body(ByteStream::from(body)).send()).unwrap();
     }
 
     /// Uploads a file (multipart above 8 MiB) with the project's own uploader.
@@ -71,7 +69,9 @@ impl S3 {
     pub fn keys(&self, bucket: &str) -> Vec<String> {
         let out = self
             .rt
-            .block_on(self.client.list_objects_v2().bucket(bucket).encoding_type(aws_sdk_s3::types::EncodingType::Url).send())
+            .block_on(
+                self.client.list_objects_v2().bucket(bucket).encoding_type(aws_sdk_s3::types::EncodingType::Url).send(),
+            )
             .unwrap();
         let mut keys: Vec<String> =
             out.contents().iter().filter_map(|o| audioproc_s3::decode_event_key(o.key()?).ok()).collect();

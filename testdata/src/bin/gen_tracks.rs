@@ -18,7 +18,8 @@ fn main() -> std::io::Result<()> {
     };
     std::fs::create_dir_all(dir)?;
     // One generated signal per seed would take as long as processing; tile a few instead.
-    let tiles: Vec<Vec<u8>> = (0..8).map(|seed| wav(&programme(44_100, 2, seconds, seed), Encoding::Pcm16, WavOptions::default())).collect();
+    let tiles: Vec<Vec<u8>> =
+        (0..8).map(|seed| wav(&programme(44_100, 2, seconds, seed), Encoding::Pcm16, WavOptions::default())).collect();
     for i in 0..count {
         std::fs::write(format!("{dir}/track-{i:04}.wav"), &tiles[(i % 8) as usize])?;
     }

@@ -8,7 +8,9 @@
 //! still hold), and the answer is relayed framed by `Content-Length`, so the client's keep-alive
 //! connection carries on.
 
-use super::{accept_loop, host_port, lock, read_request, read_response, reason_phrase, write_response, Request, Response};
+use super::{
+    Request, Response, accept_loop, host_port, lock, read_request, read_response, reason_phrase, write_response,
+};
 use std::fmt;
 use std::io::{self, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -22,16 +24,8 @@ const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Headers that describe one connection rather than the message (RFC 9110 §7.6.1), plus
 /// `Expect` (answered by the proxy) and the framing headers (set by the proxy).
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "upgrade",
-    "expect",
-    "transfer-encoding",
-    "content-length",
-];
+const HOP_BY_HOP: [&str; 8] =
+    ["connection", "keep-alive", "proxy-connection", "te", "upgrade", "expect", "transfer-encoding", "content-length"];
 
 /// Which requests to fail, how, and how many times.
 #[derive(Debug, Clone, PartialEq, Eq)]

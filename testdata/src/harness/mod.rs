@@ -211,11 +211,7 @@ impl Head {
     /// The declared `Content-Length`, if any.
     pub(crate) fn content_length(&self) -> io::Result<Option<usize>> {
         self.header("content-length")
-            .map(|v| {
-                v.trim()
-                    .parse::<usize>()
-                    .map_err(|_| invalid(format!("bad Content-Length {v:?}")))
-            })
+            .map(|v| v.trim().parse::<usize>().map_err(|_| invalid(format!("bad Content-Length {v:?}"))))
             .transpose()
     }
 
@@ -297,9 +293,8 @@ pub(crate) fn read_head(reader: &mut impl BufRead) -> io::Result<Option<Head>> {
         if headers.len() == MAX_HEADERS {
             return Err(invalid("too many HTTP headers"));
         }
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| invalid(format!("malformed HTTP header line {line:?}")))?;
+        let (name, value) =
+            line.split_once(':').ok_or_else(|| invalid(format!("malformed HTTP header line {line:?}")))?;
         headers.push((name.trim().to_owned(), value.trim().to_owned()));
     }
     Ok(Some(Head { start_line, headers }))
@@ -370,7 +365,8 @@ pub(crate) fn read_response(reader: &mut impl BufRead, method: &str) -> io::Resu
             continue;
         }
         let length = head.content_length()?;
-        let no_body = method.eq_ignore_ascii_case("HEAD") || (100..200).contains(&status) || status == 204 || status == 304;
+        let no_body =
+            method.eq_ignore_ascii_case("HEAD") || (100..200).contains(&status) || status == 204 || status == 304;
         let body = if no_body {
             Vec::new()
         } else if head.is_chunked() {
@@ -432,7 +428,12 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Accepts connections on `listener` until `stopping` is set (the owner then connects once to
 /// wake it), serving each on its own thread named `name`.
-pub(crate) fn accept_loop(listener: &TcpListener, stopping: &AtomicBool, name: &str, serve: impl Fn(TcpStream) + Clone + Send + 'static) {
+pub(crate) fn accept_loop(
+    listener: &TcpListener,
+    stopping: &AtomicBool,
+    name: &str,
+    serve: impl Fn(TcpStream) + Clone + Send + 'static,
+) {
     for stream in listener.incoming() {
         if stopping.load(Ordering::SeqCst) {
             return;
@@ -470,9 +471,8 @@ mod tests {
     fn requests_with_expect_continue_get_an_interim_answer() {
         let raw = b"\r\nPUT /b/k?partNumber=2 HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc";
         let mut written = Vec::new();
-        let request = read_request(&mut BufReader::new(&raw[..]), &mut written)
-            .expect("valid request")
-            .expect("one request");
+        let request =
+            read_request(&mut BufReader::new(&raw[..]), &mut written).expect("valid request").expect("one request");
         assert_eq!((request.method.as_str(), request.target.as_str()), ("PUT", "/b/k?partNumber=2"));
         assert_eq!(request.body, b"abc");
         assert_eq!(written, b"HTTP/1.1 100 Continue\r\n\r\n");

@@ -142,11 +142,7 @@ impl MotoServer {
         let host = format!("127.0.0.1:{}", self.port);
         let (status, _, body) = request_once(&host, "POST", "/moto-api/reset", &[], b"", Duration::from_secs(60))
             .unwrap_or_else(|error| panic!("POST /moto-api/reset: {error}\n{}", log_tail(&self.log)));
-        assert!(
-            status == 200,
-            "POST /moto-api/reset answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        );
+        assert!(status == 200, "POST /moto-api/reset answered {status}: {}", String::from_utf8_lossy(&body));
     }
 
     /// Stops the server now (closing the wrapper's stdin, then killing it if it lingers).
@@ -176,13 +172,10 @@ fn moto_binary() -> PathBuf {
     if let Some(binary) = std::env::var_os("AUDIOPROC_MOTO_SERVER").filter(|v| !v.is_empty()) {
         return PathBuf::from(binary);
     }
-    let venv = std::env::var_os("AUDIOPROC_VENV")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").expect("HOME is set (or set AUDIOPROC_VENV)");
-            Path::new(&home).join(".cache/audioproc-venv")
-        });
+    let venv = std::env::var_os("AUDIOPROC_VENV").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").expect("HOME is set (or set AUDIOPROC_VENV)");
+        Path::new(&home).join(".cache/audioproc-venv")
+    });
     venv.join("bin/moto_server")
 }
 

@@ -98,10 +98,7 @@ struct Invocation {
 
 impl Shared {
     fn wait<'a>(&self, state: MutexGuard<'a, State>, timeout: Duration) -> MutexGuard<'a, State> {
-        self.changed
-            .wait_timeout(state, timeout)
-            .unwrap_or_else(PoisonError::into_inner)
-            .0
+        self.changed.wait_timeout(state, timeout).unwrap_or_else(PoisonError::into_inner).0
     }
 }
 
@@ -271,11 +268,9 @@ fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> {
                 let Some(invocation) = next_invocation(shared, &writer) else {
                     return Ok(()); // stopping, or the client went away
                 };
-                let deadline = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .expect("the clock is after 1970")
-                    .as_millis()
-                    + u128::from(invocation.deadline_ms_from_now);
+                let deadline =
+                    SystemTime::now().duration_since(UNIX_EPOCH).expect("the clock is after 1970").as_millis()
+                        + u128::from(invocation.deadline_ms_from_now);
                 let deadline = deadline.to_string();
                 let headers = [
                     ("Content-Type", "application/json"),
@@ -313,7 +308,8 @@ fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> {
                     write_response(&mut writer, 202, &[("Content-Type", "application/json")], br#"{"status":"OK"}"#)?;
                 } else {
                     drop(state);
-                    let body = format!(r#"{{"errorMessage":"Invalid request ID: {id}","errorType":"InvalidRequestID"}}"#);
+                    let body =
+                        format!(r#"{{"errorMessage":"Invalid request ID: {id}","errorType":"InvalidRequestID"}}"#);
                     write_response(&mut writer, 400, &[("Content-Type", "application/json")], body.as_bytes())?;
                 }
             }
