@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -9,7 +10,6 @@ use audioproc_engine::encode::Mp3Bitrate;
 use audioproc_engine::process::normalized_name;
 use audioproc_engine::{
     Limits, MonoMode, OutputFormat, Overwrite, PeakMode, Preset, ProcessReport, ProcessingSpec, SampleFormat,
-    process_file,
 };
 use rayon::prelude::*;
 
@@ -201,7 +201,7 @@ fn paragraph(input: &Path, output: &Path, r: &ProcessReport) -> String {
     s
 }
 
-/// Runs one job with a progress bar; the error is rendered as text.
+/// Runs the one job on local files with a progress bar; the error is rendered as text.
 fn run_one(
     input: &Path,
     output: &Path,
@@ -211,8 +211,11 @@ fn run_one(
 ) -> (Result<ProcessReport, String>, f64) {
     let start = Instant::now();
     let name = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let bar = JobBar::new(&name, bar);
-    let result = process_file(input, output, spec, overwrite, &|p| bar.update(p)).map_err(|e| e.to_string());
+    let bar = Arc::new(JobBar::new(&name, bar));
+    let progress = Arc::clone(&bar);
+    let (from, to) = (Place::Local(input.to_owned()), Place::Local(output.to_owned()));
+    let force = overwrite == Overwrite::Replace;
+    let result = remote::process(&from, &to, spec, force, Arc::new(move |p| progress.update(p)));
     bar.finish();
     (result, start.elapsed().as_secs_f64())
 }
@@ -235,26 +238,20 @@ pub fn run_process(args: &ProcessArgs) -> anyhow::Result<bool> {
     let spec = args.spec.spec(format);
     spec.validate()?;
     let (input, output) = (Place::parse(&args.input)?, Place::parse(&args.output)?);
-    if input.is_s3() || output.is_s3() {
-        if let (Place::S3(a), Place::S3(b)) = (&input, &output)
-            && a.bucket == b.bucket
-            && a.key == b.key
-        {
+    if let (Place::S3(a), Place::S3(b)) = (&input, &output) {
+        if a.bucket == b.bucket && a.key == b.key {
             bail!("the output is the input: write the result under another key");
         }
-        let start = Instant::now();
-        let bar = JobBar::new(&args.input.display().to_string(), !args.json);
-        let result = remote::process(&input, &output, &spec, args.force, &|p| bar.update(p));
-        bar.finish();
-        report(&args.input, &args.output, &result, start.elapsed().as_secs_f64(), args.json, true)?;
-        return Ok(result.is_ok());
-    }
-    if same_file(&args.input, &args.output) {
+    } else if same_file(&args.input, &args.output) {
         bail!("the output is the input: use `audioproc --in-place FILE` to replace a file");
     }
-    let overwrite = if args.force { Overwrite::Replace } else { Overwrite::Never };
-    let (result, elapsed) = run_one(&args.input, &args.output, &spec, overwrite, !args.json);
-    report(&args.input, &args.output, &result, elapsed, args.json, true)?;
+    let start = Instant::now();
+    let name = args.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let bar = Arc::new(JobBar::new(&name, !args.json));
+    let progress = Arc::clone(&bar);
+    let result = remote::process(&input, &output, &spec, args.force, Arc::new(move |p| progress.update(p)));
+    bar.finish();
+    report(&args.input, &args.output, &result, start.elapsed().as_secs_f64(), args.json, true)?;
     Ok(result.is_ok())
 }
 

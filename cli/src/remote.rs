@@ -1,15 +1,15 @@
-//! `s3://` inputs and outputs for `process` and `analyze`, through `audioproc-s3` (the same
-//! I/O module the Lambda function uses). S3 inputs are streamed into a temporary file first
-//! (decoders need to seek); S3 outputs are written to a temporary file and uploaded (multipart
-//! above 8 MiB, aborted on failure), so a failed run never leaves an object under OUT.
+//! Local files and `s3://` objects for `process` and `analyze`: `process` runs the one job of
+//! `audioproc-s3` (the same the Lambda function runs) between any mix of the two; `analyze`
+//! streams S3 inputs into a temporary file first (decoders need to seek).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use audioproc_engine::{Overwrite, ProcessReport, ProcessingSpec, process_file};
-use audioproc_s3::job::{self, Existing, Job, JobOutcome};
-use audioproc_s3::object::{self, PutOptions};
-use audioproc_s3::{ObjectRef, S3Client, S3Url};
+use audioproc_engine::{ProcessReport, ProcessingSpec};
+use audioproc_s3::job::{Destination, Existing, Job, Object, Outcome, Policy, ProgressFn};
+use audioproc_s3::object;
+use audioproc_s3::{LocalStore, ObjectRef, S3Client, S3Store, S3Url};
 use tempfile::NamedTempFile;
 
 /// Where an argument points.
@@ -38,105 +38,101 @@ impl Place {
     pub fn is_s3(&self) -> bool {
         matches!(self, Place::S3(_))
     }
-
-    /// The path, or the `s3://bucket/key` URL.
-    pub fn display(&self) -> String {
-        match self {
-            Place::Local(p) => p.display().to_string(),
-            Place::S3(o) => o.url(),
-        }
-    }
 }
 
-/// A Tokio runtime and an S3 client from the standard AWS configuration chain
-/// (`AWS_ENDPOINT_URL` honoured), made only when an argument is on S3.
+/// A Tokio runtime, and an S3 client from the standard AWS configuration chain
+/// (`AWS_ENDPOINT_URL` honoured) when something is on S3.
 #[derive(Debug)]
 pub struct S3Session {
     runtime: tokio::runtime::Runtime,
-    client: S3Client,
+    client: Option<S3Client>,
 }
 
 impl S3Session {
     /// Starts the runtime and loads the configuration.
     pub fn new() -> anyhow::Result<S3Session> {
+        Self::with_client(true)
+    }
+
+    /// Starts the runtime, and loads the S3 configuration only if `s3` is set.
+    fn with_client(s3: bool) -> anyhow::Result<S3Session> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .context("starting the S3 runtime")?;
-        let client = runtime.block_on(audioproc_s3::client_from_env());
+        let client = s3.then(|| runtime.block_on(audioproc_s3::client_from_env()));
         Ok(S3Session { runtime, client })
+    }
+
+    fn client(&self) -> anyhow::Result<&S3Client> {
+        self.client.as_ref().context("no S3 client")
     }
 
     /// Streams `obj` into a temporary file (no size limit beyond the disk's).
     pub fn download(&self, obj: &ObjectRef) -> anyhow::Result<NamedTempFile> {
         let dir = std::env::temp_dir();
-        Ok(self.runtime.block_on(object::download(&self.client, obj, None, u64::MAX, &dir))?)
+        Ok(self.runtime.block_on(object::download(self.client()?, obj, None, u64::MAX, &dir))?)
     }
 }
 
-/// `audioproc process` with IN and/or OUT on S3. `progress` receives the engine's progress.
-///
-/// - S3 → S3: the S3 job (as the Lambda function runs it): output metadata records the source
-///   ETag and the spec, and a JSON report sidecar `OUT.json` is written beside it.
-/// - S3 → local: the input is downloaded, then processed like a local file.
-/// - local → S3: processed into a temporary file, uploaded with the result's metadata.
-///
-/// An existing OUT is refused unless `force`.
+/// The store and key of a local path: its directory and its file name.
+fn local_object(path: &Path) -> Result<Object, String> {
+    let name = path.file_name().ok_or_else(|| format!("{}: not a file name", path.display()))?;
+    let name = name.to_str().ok_or_else(|| format!("{}: the file name is not UTF-8", path.display()))?;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    Ok(Object::new(Arc::new(LocalStore::new(dir)), name))
+}
+
+impl S3Session {
+    /// The object a place names.
+    fn object(&self, place: &Place) -> Result<Object, String> {
+        match place {
+            Place::Local(p) => local_object(p),
+            Place::S3(o) => Ok(Object {
+                store: Arc::new(S3Store::new(self.client().map_err(|e| e.to_string())?.clone(), &o.bucket)),
+                key: o.key.clone(),
+                version: o.version_id.clone(),
+            }),
+        }
+    }
+}
+
+/// `audioproc process IN -o OUT`, local files and `s3://` objects in any mix: the one job
+/// ([`audioproc_s3::job::run`]) with the CLI's rules. An existing OUT is refused unless
+/// `force`; an S3 output gets the source and spec in its metadata and the JSON report sidecar
+/// `OUT.json` beside it. `progress` receives the engine's progress.
 pub fn process(
     input: &Place,
     output: &Place,
     spec: &ProcessingSpec,
     force: bool,
-    progress: &(dyn Fn(audioproc_engine::Progress) + Sync),
+    progress: ProgressFn,
 ) -> Result<ProcessReport, String> {
-    let session = S3Session::new().map_err(|e| format!("{e:#}"))?;
-    let overwrite = if force { Overwrite::Replace } else { Overwrite::Never };
-    match (input, output) {
-        (Place::S3(source), Place::S3(dest)) => {
-            let job = Job {
-                source: source.clone(),
-                dest: dest.clone(),
-                spec: spec.clone(),
-                max_input_bytes: u64::MAX,
-                deadline: None,
-                work_dir: std::env::temp_dir(),
-                existing: if force { Existing::Replace } else { Existing::Refuse },
-            };
-            match session.runtime.block_on(job::run(&session.client, &job)) {
-                Ok(JobOutcome::Written(w)) => Ok(w.process),
-                Ok(JobOutcome::AlreadyDone { dest }) => Err(format!("{dest} exists (use --force to replace it)")),
-                Err(e) => Err(e.to_string()),
-            }
+    if let Place::Local(out) = output {
+        let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            return Err(format!("output directory {} does not exist", dir.display()));
         }
-        (Place::S3(source), Place::Local(out)) => {
-            let temp = session.download(source).map_err(|e| format!("{e:#}"))?;
-            process_file(temp.path(), out, spec, overwrite, progress).map_err(|e| e.to_string())
-        }
-        (Place::Local(inp), Place::S3(dest)) => {
-            let existing = session.runtime.block_on(object::head(&session.client, dest)).map_err(|e| e.to_string())?;
-            if existing.is_some() && !force {
-                return Err(format!("{dest} exists (use --force to replace it)"));
-            }
-            let temp = tempfile::Builder::new()
-                .prefix(".audioproc-out-")
-                .suffix(&format!(".{}", spec.format.extension()))
-                .tempfile()
-                .map_err(|e| format!("creating a temporary file: {e}"))?
-                .into_temp_path();
-            let report = process_file(inp, &temp, spec, Overwrite::Replace, progress).map_err(|e| e.to_string())?;
-            let options = PutOptions {
-                content_type: spec.format.mime_type().to_owned(),
-                metadata: job::result_metadata(&spec.canonical(), &report),
-            };
-            session
-                .runtime
-                .block_on(object::upload_file(&session.client, &temp, dest, &options))
-                .map_err(|e| e.to_string())?;
-            Ok(report)
-        }
-        (Place::Local(inp), Place::Local(out)) => {
-            process_file(inp, out, spec, overwrite, progress).map_err(|e| e.to_string())
-        }
+    }
+    let session = S3Session::with_client(input.is_s3() || output.is_s3()).map_err(|e| format!("{e:#}"))?;
+    let job = Job {
+        source: session.object(input)?,
+        dest: Destination::Exact(session.object(output)?),
+        spec: spec.clone(),
+        policy: Policy {
+            existing: if force { Existing::Replace } else { Existing::Refuse },
+            sidecar: output.is_s3(),
+            error_reports: false,
+            progress: Some(progress),
+            ..Policy::service(std::env::temp_dir())
+        },
+    };
+    match session.runtime.block_on(audioproc_s3::job::run(&job)) {
+        Outcome::Written(w) => Ok(w.process),
+        Outcome::AlreadyDone { dest, .. } => Err(format!("{} exists (use --force to replace it)", dest.url())),
+        Outcome::Ignored { reason } => Err(reason.to_owned()),
+        Outcome::Stopped => Err("stopped before it began".to_owned()),
+        Outcome::PermanentFailure { error, .. } | Outcome::RetryableFailure { error } => Err(error.to_string()),
     }
 }

@@ -29,11 +29,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use audioproc_engine::{OutputFormat, ProcessingSpec};
-use audioproc_s3::job::{self, Existing, Job, JobOutcome};
-use audioproc_s3::location::error_key;
+use audioproc_s3::job::{Destination, Job, Object, Outcome, OwnOutput, Policy};
 use audioproc_s3::notification::{Notification, objects_in};
 use audioproc_s3::queue::{self, LONG_POLL, MAX_MESSAGES_PER_RECEIVE, Received, SqsClient};
-use audioproc_s3::{ObjectRef, S3Client, S3Error, S3Url, output_key};
+use audioproc_s3::{ObjectRef, S3Client, S3Error, S3Store, S3Url};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{Instrument, error, info, warn};
@@ -102,17 +101,6 @@ struct Worker {
     work_dir: PathBuf,
     /// Receipt handles of the messages being processed, by message id.
     in_flight: Mutex<HashMap<String, String>>,
-}
-
-/// How one object ended (each is logged with `status` set to its snake-case name).
-#[derive(Debug)]
-enum ObjectStatus {
-    Written,
-    AlreadyDone,
-    /// Our own output (under the output prefix of the output bucket): not read, not written.
-    Ignored,
-    PermanentFailure,
-    RetryableFailure,
 }
 
 /// `audioproc worker`. Returns when stopped by a signal (`Ok(true)`); errors only at start-up.
@@ -344,7 +332,7 @@ impl Worker {
         let work = async {
             let mut retry = false;
             for target in targets {
-                retry |= matches!(self.run_target(target).await, ObjectStatus::RetryableFailure);
+                retry |= matches!(self.run_target(target).await, Outcome::RetryableFailure { .. } | Outcome::Stopped);
             }
             retry
         };
@@ -393,88 +381,39 @@ impl Worker {
         }
     }
 
-    async fn run_target(&self, target: Result<ObjectRef, S3Error>) -> ObjectStatus {
+    async fn run_target(&self, target: Result<ObjectRef, S3Error>) -> Outcome {
         match target {
             Ok(obj) => self.run_object(&obj).await,
-            Err(e) => {
+            Err(error) => {
                 // Nothing names an input, so there is nowhere to put a report: log it.
-                error!(error = %e, status = "permanent_failure", "the notification names no usable object");
-                ObjectStatus::PermanentFailure
+                error!(error = %error, status = "permanent_failure", "the notification names no usable object");
+                Outcome::PermanentFailure { error, report: None }
             }
         }
     }
 
-    /// Processes one object; a permanent failure is recorded in its error report.
-    async fn run_object(&self, obj: &ObjectRef) -> ObjectStatus {
-        let started = Instant::now();
+    /// Processes one object: the job with the worker's rules (own-output guard, size cap, skip
+    /// when done, error reports). The job logs its outcome.
+    async fn run_object(&self, obj: &ObjectRef) -> Outcome {
         let out = &self.output;
-        if obj.bucket == out.bucket && obj.key.starts_with(&out.key) {
-            info!(bucket = %obj.bucket, key = %obj.key, status = "ignored", "key is under the output prefix: ignored");
-            return ObjectStatus::Ignored;
-        }
-        let job = output_key(&out.key, &obj.key, self.spec.format).map(|dest| Job {
-            source: obj.clone(),
-            dest: ObjectRef::new(&out.bucket, dest),
+        let job = Job {
+            source: Object {
+                store: Arc::new(S3Store::new(self.s3.clone(), &obj.bucket)),
+                key: obj.key.clone(),
+                version: obj.version_id.clone(),
+            },
+            dest: Destination::Mirror {
+                store: Arc::new(S3Store::new(self.s3.clone(), &out.bucket)),
+                prefix: out.key.clone(),
+                strip: String::new(),
+            },
             spec: self.spec.clone(),
-            max_input_bytes: self.max_input_bytes,
-            deadline: None,
-            work_dir: self.work_dir.clone(),
-            existing: Existing::SkipIfSame,
-        });
-        let result = match &job {
-            Ok(job) => job::run(&self.s3, job).await,
-            Err(e) => Err(S3Error::permanent(e.message.clone())),
+            policy: Policy {
+                own_output: Some(OwnOutput { bucket: out.bucket.clone(), prefix: out.key.clone() }),
+                max_input_bytes: self.max_input_bytes,
+                ..Policy::service(self.work_dir.clone())
+            },
         };
-        match result {
-            Ok(JobOutcome::Written(w)) => {
-                // An earlier failure of this key (since re-uploaded) no longer applies.
-                let stale = ObjectRef::new(&out.bucket, error_key(&out.key, &obj.key));
-                audioproc_s3::object::delete_quietly(&self.s3, &stale).await;
-                let o = &w.process.output.loudness;
-                info!(
-                    bucket = %obj.bucket, key = %obj.key, output = %w.dest.url(), status = "written",
-                    input_bytes = w.input_bytes, input_lufs = w.process.input.loudness.integrated_lufs,
-                    output_lufs = o.integrated_lufs, output_true_peak_dbtp = o.true_peak_dbtp,
-                    gain_db = w.process.gain_db, target_met = w.process.target_met,
-                    download_s = w.timings.download_s, process_s = w.timings.process_s, upload_s = w.timings.upload_s,
-                    total_s = started.elapsed().as_secs_f64(), "written"
-                );
-                ObjectStatus::Written
-            }
-            Ok(JobOutcome::AlreadyDone { dest }) => {
-                info!(
-                    bucket = %obj.bucket, key = %obj.key, output = %dest.url(), status = "already_done",
-                    "output already records this source and spec: nothing to do"
-                );
-                ObjectStatus::AlreadyDone
-            }
-            Err(e) if e.is_retryable() => {
-                warn!(
-                    bucket = %obj.bucket, key = %obj.key, error = %e, status = "retryable_failure",
-                    total_s = started.elapsed().as_secs_f64(), "retryable failure"
-                );
-                ObjectStatus::RetryableFailure
-            }
-            Err(e) => {
-                let report_key = error_key(&out.key, &obj.key);
-                match job::write_error_report(&self.s3, &out.bucket, &report_key, obj, &e).await {
-                    Ok(report) => {
-                        error!(
-                            bucket = %obj.bucket, key = %obj.key, error = %e, status = "permanent_failure",
-                            report = %report.url(), total_s = started.elapsed().as_secs_f64(), "permanent failure"
-                        );
-                        ObjectStatus::PermanentFailure
-                    }
-                    Err(w) => {
-                        // Not recorded: retry rather than lose it silently.
-                        error!(
-                            bucket = %obj.bucket, key = %obj.key, error = %e, report_error = %w, status = "retryable_failure",
-                            "permanent failure, but writing its error report failed"
-                        );
-                        ObjectStatus::RetryableFailure
-                    }
-                }
-            }
-        }
+        audioproc_s3::job::run(&job).await
     }
 }

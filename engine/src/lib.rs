@@ -17,9 +17,11 @@ pub mod dsp;
 pub mod encode;
 pub mod error;
 pub mod loudness;
+mod options_shim;
 pub mod process;
 pub mod report;
 pub mod tags;
+pub use options_shim::{ProcessOptions, Threads, process_file_with};
 
 pub use analyze::{Analysis, AnalyzeOptions, analyze_path, analyze_source};
 pub use channels::ChannelRole;

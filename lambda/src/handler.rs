@@ -1,43 +1,33 @@
 //! The handler: one event → the jobs it names → the answer its invoker expects.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use audioproc_s3::job::{self, Existing, Job, JobOutcome};
-use audioproc_s3::location::error_key;
-use audioproc_s3::{ObjectRef, S3Client, S3Error, output_key};
+use audioproc_s3::job::{Destination, Job, Object, Outcome, OwnOutput, Policy};
+use audioproc_s3::{ObjectRef, S3Client, S3Store};
 use serde_json::{Value, json};
 use tracing::{Instrument, error, info, warn};
 
 use crate::config::Config;
 use crate::events::{self, Incoming};
 
-/// How one object ended.
-#[derive(Debug)]
-pub enum ObjectResult {
-    /// The output was written.
-    Written(ObjectRef),
-    /// The output already existed for this source ETag and spec.
-    AlreadyDone(ObjectRef),
-    /// The event was not for us (our own output): nothing read, nothing written.
-    Ignored(&'static str),
-    /// It failed; a permanent failure has been recorded (where allowed) in an error report.
-    Failed(S3Error),
+fn retryable(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::RetryableFailure { .. } | Outcome::Stopped)
 }
 
-impl ObjectResult {
-    fn retryable(&self) -> bool {
-        matches!(self, ObjectResult::Failed(e) if e.is_retryable())
-    }
+/// The `results[]` entry of one object.
+fn summary(outcome: &Outcome, obj: Option<&ObjectRef>) -> Value {
+    json!({"object": obj.map(ObjectRef::url), "status": outcome.status(), "detail": detail(outcome)})
+}
 
-    fn summary(&self, obj: Option<&ObjectRef>) -> Value {
-        let (status, detail) = match self {
-            ObjectResult::Written(o) => ("written", o.url()),
-            ObjectResult::AlreadyDone(o) => ("already_done", o.url()),
-            ObjectResult::Ignored(why) => ("ignored", (*why).to_owned()),
-            ObjectResult::Failed(e) if e.is_retryable() => ("retryable_failure", e.message.clone()),
-            ObjectResult::Failed(e) => ("permanent_failure", e.message.clone()),
-        };
-        json!({"object": obj.map(ObjectRef::url), "status": status, "detail": detail})
+/// What happened, in a few words: the output, the reason or the error.
+fn detail(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Written(w) => w.dest.url(),
+        Outcome::AlreadyDone { dest, .. } => dest.url(),
+        Outcome::Ignored { reason } => (*reason).to_owned(),
+        Outcome::Stopped => "stopped before it began".to_owned(),
+        Outcome::PermanentFailure { error, .. } | Outcome::RetryableFailure { error } => error.message.clone(),
     }
 }
 
@@ -109,10 +99,10 @@ impl Handler {
                 let mut retry = Vec::new();
                 for target in targets {
                     let (obj, result) = self.run_target(target, deadline).await;
-                    if result.retryable() {
-                        retry.push(result.summary(obj.as_ref()).to_string());
+                    if retryable(&result) {
+                        retry.push(summary(&result, obj.as_ref()).to_string());
                     }
-                    results.push(result.summary(obj.as_ref()));
+                    results.push(summary(&result, obj.as_ref()));
                 }
                 if retry.is_empty() {
                     Ok(json!({"results": results}))
@@ -131,7 +121,7 @@ impl Handler {
                         Ok(targets) => {
                             let mut retry = false;
                             for target in targets {
-                                retry |= self.run_target(target, deadline).await.1.retryable();
+                                retry |= retryable(&self.run_target(target, deadline).await.1);
                             }
                             if retry {
                                 failures.push(json!({"itemIdentifier": id}));
@@ -145,12 +135,16 @@ impl Handler {
                 let mut results = Vec::new();
                 for (task_id, target) in batch.tasks {
                     let (_, result) = self.run_target(target, deadline).await;
-                    let (code, text) = match &result {
-                        ObjectResult::Written(o) => ("Succeeded", format!("written {}", o.url())),
-                        ObjectResult::AlreadyDone(o) => ("Succeeded", format!("already done {}", o.url())),
-                        ObjectResult::Ignored(why) => ("Succeeded", format!("ignored: {why}")),
-                        ObjectResult::Failed(e) if e.is_retryable() => ("TemporaryFailure", e.message.clone()),
-                        ObjectResult::Failed(e) => ("PermanentFailure", e.message.clone()),
+                    let code = match &result {
+                        Outcome::Written(_) | Outcome::AlreadyDone { .. } | Outcome::Ignored { .. } => "Succeeded",
+                        Outcome::RetryableFailure { .. } | Outcome::Stopped => "TemporaryFailure",
+                        Outcome::PermanentFailure { .. } => "PermanentFailure",
+                    };
+                    let text = match &result {
+                        Outcome::Written(_) => format!("written {}", detail(&result)),
+                        Outcome::AlreadyDone { .. } => format!("already done {}", detail(&result)),
+                        Outcome::Ignored { .. } => format!("ignored: {}", detail(&result)),
+                        _ => detail(&result),
                     };
                     results.push(json!({"taskId": task_id, "resultCode": code, "resultString": text}));
                 }
@@ -164,82 +158,38 @@ impl Handler {
         }
     }
 
-    async fn run_target(&self, target: events::Target, deadline: Option<Instant>) -> (Option<ObjectRef>, ObjectResult) {
+    async fn run_target(&self, target: events::Target, deadline: Option<Instant>) -> (Option<ObjectRef>, Outcome) {
         match target {
             Ok(obj) => {
                 let result = self.run_object(&obj, deadline).await;
                 (Some(obj), result)
             }
-            Err(e) => {
-                error!(error = %e, "event names no usable object");
-                (None, ObjectResult::Failed(e))
+            Err(error) => {
+                error!(error = %error, status = "permanent_failure", "event names no usable object");
+                (None, Outcome::PermanentFailure { error, report: None })
             }
         }
     }
 
-    /// Processes one object: the safety rules, the job, and the error report of a permanent
-    /// failure.
-    pub async fn run_object(&self, obj: &ObjectRef, deadline: Option<Instant>) -> ObjectResult {
-        let started = Instant::now();
-        if !self.config.bucket_allowed(&obj.bucket) {
-            error!(bucket = %obj.bucket, key = %obj.key, "bucket not in AUDIOPROC_ALLOWED_BUCKETS: refused");
-            return ObjectResult::Failed(S3Error::permanent(format!(
-                "bucket {:?} is not in AUDIOPROC_ALLOWED_BUCKETS",
-                obj.bucket
-            )));
-        }
-        if self.config.is_own_output(&obj.bucket, &obj.key) {
-            info!(bucket = %obj.bucket, key = %obj.key, "event for our own output prefix: ignored");
-            return ObjectResult::Ignored("key is under the output prefix");
-        }
-        let out_bucket = self.config.output_bucket_for(&obj.bucket).to_owned();
-        let dest_key = match output_key(&self.config.output_prefix, &obj.key, self.config.spec.format) {
-            Ok(k) => k,
-            Err(e) => return ObjectResult::Failed(e),
-        };
+    /// Processes one object: the job, with the function's rules (allow-list, own-output guard,
+    /// size cap, deadline, skip when done, error reports).
+    pub async fn run_object(&self, obj: &ObjectRef, deadline: Option<Instant>) -> Outcome {
+        let c = &self.config;
+        let out_bucket = c.output_bucket_for(&obj.bucket).to_owned();
+        let source_store = Arc::new(S3Store::new(self.client.clone(), &obj.bucket));
+        let output_store = Arc::new(S3Store::new(self.client.clone(), &out_bucket));
         let job = Job {
-            source: obj.clone(),
-            dest: ObjectRef::new(&out_bucket, dest_key),
-            spec: self.config.spec.clone(),
-            max_input_bytes: self.config.max_input_bytes,
-            deadline,
-            work_dir: self.config.work_dir.clone(),
-            existing: Existing::SkipIfSame,
+            source: Object { store: source_store, key: obj.key.clone(), version: obj.version_id.clone() },
+            dest: Destination::Mirror { store: output_store, prefix: c.output_prefix.clone(), strip: String::new() },
+            spec: c.spec.clone(),
+            policy: Policy {
+                allowed_buckets: c.allowed_buckets.clone(),
+                own_output: Some(OwnOutput { bucket: out_bucket.clone(), prefix: c.output_prefix.clone() }),
+                max_input_bytes: c.max_input_bytes,
+                deadline,
+                ..Policy::service(c.work_dir.clone())
+            },
         };
-        match job::run(&self.client, &job).await {
-            Ok(JobOutcome::Written(w)) => {
-                // An earlier failure of this key (since re-uploaded) no longer applies.
-                let stale = ObjectRef::new(&out_bucket, error_key(&self.config.output_prefix, &obj.key));
-                audioproc_s3::object::delete_quietly(&self.client, &stale).await;
-                let o = &w.process.output.loudness;
-                info!(
-                    bucket = %obj.bucket, key = %obj.key, output = %w.dest.url(), input_bytes = w.input_bytes,
-                    input_lufs = w.process.input.loudness.integrated_lufs, output_lufs = o.integrated_lufs,
-                    output_true_peak_dbtp = o.true_peak_dbtp, gain_db = w.process.gain_db, target_met = w.process.target_met,
-                    download_s = w.timings.download_s, process_s = w.timings.process_s, upload_s = w.timings.upload_s,
-                    total_s = started.elapsed().as_secs_f64(), "written"
-                );
-                ObjectResult::Written(w.dest)
-            }
-            Ok(JobOutcome::AlreadyDone { dest }) => {
-                info!(bucket = %obj.bucket, key = %obj.key, output = %dest.url(), "output already records this source and spec: nothing to do");
-                ObjectResult::AlreadyDone(dest)
-            }
-            Err(e) if e.is_retryable() => {
-                warn!(bucket = %obj.bucket, key = %obj.key, error = %e, total_s = started.elapsed().as_secs_f64(), "retryable failure");
-                ObjectResult::Failed(e)
-            }
-            Err(e) => {
-                let report_key = error_key(&self.config.output_prefix, &obj.key);
-                error!(bucket = %obj.bucket, key = %obj.key, error = %e, report = %report_key, "permanent failure");
-                match job::write_error_report(&self.client, &out_bucket, &report_key, obj, &e).await {
-                    Ok(_) => ObjectResult::Failed(e),
-                    // Not recorded: let it be retried rather than lost silently.
-                    Err(w) => ObjectResult::Failed(S3Error::retryable(format!(
-                        "{e} (and writing its error report failed: {w})"
-                    ))),
-                }
-            }
-        }
+        audioproc_s3::job::run(&job).await
     }
 }

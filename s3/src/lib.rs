@@ -7,11 +7,13 @@
 //!   8 MiB, aborted on any failure, so a failed upload leaves no object).
 //! - [`notification`] reads S3 event notifications into the objects they name.
 //! - [`queue`] receives, extends and deletes SQS messages for the queue worker.
-//! - [`job`] is the processing job on S3 objects: input → normalised output with its metadata and
-//!   JSON report sidecar, idempotent on the source ETag and the spec.
+//! - [`store`] puts S3 buckets and local directories behind one [`store::ObjectStore`] trait.
+//! - [`job`] is the one per-object job every front end runs (Lambda, worker, batch, process):
+//!   source object → normalised output with its [`metadata`] and JSON report [`sidecar`],
+//!   idempotent on the source's identity and the spec, ending in one typed [`job::Outcome`].
 //!
-//! The DSP never sees an AWS type: the job downloads to a file, calls
-//! [`audioproc_engine::process::process_file`] on a blocking thread and uploads the result.
+//! The DSP never sees an AWS type: the job fetches to a local file, calls
+//! [`audioproc_engine::process_file_with`] on a blocking thread and publishes the result.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -19,10 +21,15 @@ pub mod client;
 pub mod error;
 pub mod job;
 pub mod location;
+pub mod metadata;
 pub mod notification;
 pub mod object;
 pub mod queue;
+pub mod sidecar;
+pub mod store;
 
 pub use client::{S3Client, client_from_env};
 pub use error::{FailureKind, S3Error};
+pub use job::{Destination, Existing, Job, Object, Outcome, Policy};
 pub use location::{ObjectRef, S3Url, decode_event_key, output_key};
+pub use store::{Cancel, LocalStore, ObjectStore, S3Store};

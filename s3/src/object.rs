@@ -1,6 +1,5 @@
 //! Object transfers: download into a temporary file, upload a file (multipart above 8 MiB).
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use aws_sdk_s3::primitives::{ByteStream, Length};
@@ -10,6 +9,7 @@ use tokio::io::AsyncWriteExt;
 use crate::client::S3Client;
 use crate::error::S3Error;
 use crate::location::ObjectRef;
+pub use crate::store::{ObjectInfo, PutOptions};
 
 /// Outputs larger than this are uploaded in parts.
 pub const MULTIPART_THRESHOLD: u64 = 8 * 1024 * 1024;
@@ -18,19 +18,6 @@ pub const MULTIPART_THRESHOLD: u64 = 8 * 1024 * 1024;
 pub const PART_SIZE: u64 = 8 * 1024 * 1024;
 /// S3's limit on parts per upload; [`PART_SIZE`] grows for files that would need more.
 const MAX_PARTS: u64 = 10_000;
-
-/// What HEAD says about an object.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ObjectInfo {
-    /// Entity tag, with its quotes.
-    pub etag: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Version id, on versioned buckets.
-    pub version_id: Option<String>,
-    /// User metadata (`x-amz-meta-*`, keys without the prefix, lower case).
-    pub metadata: HashMap<String, String>,
-}
 
 /// HEAD of `obj`; `Ok(None)` when there is no such object.
 ///
@@ -103,15 +90,6 @@ pub async fn download(
 
 fn too_large(obj: &ObjectRef, size: u64, max: u64) -> S3Error {
     S3Error::permanent(format!("{obj} is {size} bytes, over the {max}-byte input limit"))
-}
-
-/// What to send with an upload.
-#[derive(Clone, Debug, Default)]
-pub struct PutOptions {
-    /// `Content-Type`.
-    pub content_type: String,
-    /// User metadata (`x-amz-meta-*`).
-    pub metadata: HashMap<String, String>,
 }
 
 /// Uploads the file at `path` as `dest`: one PUT up to [`MULTIPART_THRESHOLD`], a multipart
@@ -260,6 +238,26 @@ pub async fn put_bytes(client: &S3Client, dest: &ObjectRef, body: Vec<u8>, conte
         .await
         .map_err(|e| S3Error::from_sdk(&format!("PUT {dest}"), &e))?;
     Ok(())
+}
+
+/// Reads a small object (a JSON report) into memory, at most `max_bytes`; `Ok(None)` when it
+/// does not exist.
+///
+/// # Errors
+/// Permanent when it is larger than `max_bytes`; otherwise as classified by
+/// [`S3Error::from_sdk`].
+pub async fn get_bytes(client: &S3Client, obj: &ObjectRef, max_bytes: u64) -> Result<Option<Vec<u8>>, S3Error> {
+    let out = match client.get_object().bucket(&obj.bucket).key(&obj.key).send().await {
+        Ok(o) => o,
+        Err(e) if S3Error::status(&e) == Some(404) => return Ok(None),
+        Err(e) => return Err(S3Error::from_sdk(&format!("GET {obj}"), &e)),
+    };
+    if out.content_length().unwrap_or(0).max(0) as u64 > max_bytes {
+        return Err(S3Error::permanent(format!("{obj} is over {max_bytes} bytes")));
+    }
+    let bytes =
+        out.body.collect().await.map_err(|e| S3Error::retryable(format!("GET {obj}: reading the body: {e}")))?;
+    Ok(Some(bytes.into_bytes().to_vec()))
 }
 
 /// Deletes `obj`, logging (not returning) a failure: used to take back a report whose output

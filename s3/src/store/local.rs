@@ -1,0 +1,294 @@
+//! A local directory as an [`ObjectStore`]: keys are `/`-separated paths under its root.
+//!
+//! Outputs are written into a private staging directory under the root
+//! (`.audioproc-tmp-<pid>-<n>`, short names whatever the key, removed when the store is dropped
+//! and swept by the next store on the same root if the process died) and renamed into place, so
+//! a file under the root is always complete. Keys that could leave the root (`..`, `.`, empty
+//! segments, control characters, absolute paths) are refused.
+
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::UNIX_EPOCH;
+
+use super::{BoxFuture, Cancel, Clobber, Fetched, ObjectInfo, ObjectStore, PutOptions};
+use crate::error::S3Error;
+
+/// Prefix of the staging directories of local stores.
+pub const STAGING_PREFIX: &str = ".audioproc-tmp-";
+
+/// A directory of files.
+#[derive(Debug)]
+pub struct LocalStore {
+    root: PathBuf,
+    /// The staging directory, made on first use.
+    staging: Mutex<Option<PathBuf>>,
+}
+
+impl LocalStore {
+    /// The directory `root` (which need not exist yet: publishing creates what it needs).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalStore { root: root.into(), staging: Mutex::new(None) }
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The path of `key`, refusing keys that could name anything outside the root.
+    ///
+    /// # Errors
+    /// A permanent error naming the key.
+    pub fn path(&self, key: &str) -> Result<PathBuf, S3Error> {
+        let bad_segment = key.split('/').any(|c| c.is_empty() || c == "." || c == "..");
+        let rel = Path::new(key);
+        if bad_segment
+            || key.chars().any(char::is_control)
+            || !rel.components().all(|c| matches!(c, Component::Normal(_)))
+        {
+            return Err(S3Error::permanent(format!(
+                "{key:?} cannot be a path under {} (empty, '.', '..' or control characters)",
+                self.root.display()
+            )));
+        }
+        Ok(self.root.join(rel))
+    }
+
+    /// The staging directory, made (and stale ones of dead processes swept) on first use.
+    fn staging_dir(&self) -> Result<PathBuf, S3Error> {
+        let mut staging = self.staging.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(dir) = staging.as_ref() {
+            return Ok(dir.clone());
+        }
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let root = if self.root.as_os_str().is_empty() { Path::new(".") } else { &self.root };
+        std::fs::create_dir_all(root).map_err(|e| io_error(&format!("creating {}", root.display()), e))?;
+        sweep_stale_staging(root);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = root.join(format!("{STAGING_PREFIX}{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| io_error(&format!("creating {}", dir.display()), e))?;
+        *staging = Some(dir.clone());
+        Ok(dir)
+    }
+}
+
+impl Drop for LocalStore {
+    fn drop(&mut self) {
+        if let Some(dir) = self.staging.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Removes staging directories under `root` whose process is no longer running.
+fn sweep_stale_staging(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(STAGING_PREFIX) else { continue };
+        let pid = rest.split('-').next().unwrap_or("");
+        if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+fn io_error(what: &str, e: std::io::Error) -> S3Error {
+    S3Error::retryable(format!("{what}: {e}"))
+}
+
+/// The identity of a local file's contents: its size and modification time.
+pub fn identity(meta: &std::fs::Metadata) -> String {
+    let mtime = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    format!("size={};mtime={mtime}", meta.len())
+}
+
+fn head_path(path: &Path) -> Result<Option<ObjectInfo>, S3Error> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(Some(ObjectInfo { etag: identity(&m), size: m.len(), ..ObjectInfo::default() })),
+        Ok(_) => Err(S3Error::permanent(format!("{}: not a regular file", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(&path.display().to_string(), e)),
+    }
+}
+
+/// Renames `from` to `to`, or hard-links it (failing if `to` exists) under [`Clobber::Never`].
+fn place(from: &Path, to: &Path, clobber: Clobber) -> Result<(), S3Error> {
+    if let Some(parent) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| io_error(&format!("creating {}", parent.display()), e))?;
+    }
+    let exists = || S3Error::permanent(format!("{} already exists (use --force to replace it)", to.display()));
+    match clobber {
+        Clobber::Replace => std::fs::rename(from, to).map_err(|e| io_error(&format!("writing {}", to.display()), e))?,
+        Clobber::Never => match std::fs::hard_link(from, to) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(from);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(exists()),
+            // File systems without hard links: check, then rename.
+            Err(_) if !to.exists() => {
+                std::fs::rename(from, to).map_err(|e| io_error(&format!("writing {}", to.display()), e))?;
+            }
+            Err(_) => return Err(exists()),
+        },
+    }
+    if let Some(dir) = to.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // Make the rename durable where the platform allows syncing a directory.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+impl ObjectStore for LocalStore {
+    fn bucket(&self) -> &str {
+        ""
+    }
+
+    fn display(&self, key: &str) -> String {
+        self.root.join(key).display().to_string()
+    }
+
+    fn check_key(&self, key: &str) -> Result<(), S3Error> {
+        self.path(key).map(|_| ())
+    }
+
+    fn head<'a>(
+        &'a self,
+        key: &'a str,
+        _version: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<ObjectInfo>, S3Error>> {
+        Box::pin(async move { head_path(&self.path(key)?) })
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        key: &'a str,
+        _version: Option<&'a str>,
+        expect: &'a str,
+        max_bytes: u64,
+        _work_dir: &'a Path,
+    ) -> BoxFuture<'a, Result<Fetched, S3Error>> {
+        Box::pin(async move {
+            let path = self.path(key)?;
+            let info =
+                head_path(&path)?.ok_or_else(|| S3Error::permanent(format!("{}: no such file", path.display())))?;
+            if info.size > max_bytes {
+                return Err(S3Error::permanent(format!(
+                    "{} is {} bytes, over the {max_bytes}-byte input limit",
+                    path.display(),
+                    info.size
+                )));
+            }
+            if !expect.is_empty() && info.etag != expect {
+                return Err(S3Error::retryable(format!("{}: changed while being read", path.display())));
+            }
+            Ok(Fetched::in_place(path))
+        })
+    }
+
+    fn stage(&self, key: &str, suffix: &str, _work_dir: &Path) -> Result<tempfile::TempPath, S3Error> {
+        self.path(key)?;
+        let dir = self.staging_dir()?;
+        Ok(tempfile::Builder::new().prefix("out-").suffix(suffix).tempfile_in(dir)?.into_temp_path())
+    }
+
+    fn publish<'a>(
+        &'a self,
+        file: tempfile::TempPath,
+        key: &'a str,
+        _options: &'a PutOptions,
+        clobber: Clobber,
+        _cancel: &'a Cancel,
+    ) -> BoxFuture<'a, Result<(), S3Error>> {
+        Box::pin(async move {
+            let to = self.path(key)?;
+            place(&file, &to, clobber)?;
+            // Renamed away: nothing left for the temporary path to remove.
+            let _ = file.keep();
+            Ok(())
+        })
+    }
+
+    fn put_bytes<'a>(
+        &'a self,
+        key: &'a str,
+        body: Vec<u8>,
+        _content_type: &'a str,
+    ) -> BoxFuture<'a, Result<(), S3Error>> {
+        Box::pin(async move {
+            let to = self.path(key)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(self.staging_dir()?)?;
+            tmp.write_all(&body)?;
+            tmp.as_file().sync_all()?;
+            place(&tmp.into_temp_path().keep().map_err(|e| S3Error::from(e.error))?, &to, Clobber::Replace)
+        })
+    }
+
+    fn get_bytes<'a>(&'a self, key: &'a str, max_bytes: u64) -> BoxFuture<'a, Result<Option<Vec<u8>>, S3Error>> {
+        Box::pin(async move {
+            let path = self.path(key)?;
+            let Some(info) = head_path(&path)? else { return Ok(None) };
+            if info.size > max_bytes {
+                return Err(S3Error::permanent(format!("{} is over {max_bytes} bytes", path.display())));
+            }
+            match std::fs::read(&path) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(io_error(&path.display().to_string(), e)),
+            }
+        })
+    }
+
+    fn delete_quietly<'a>(&'a self, key: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Ok(path) = self.path(key)
+                && let Err(e) = std::fs::remove_file(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::error!(path = %path.display(), error = %e, "could not delete");
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_that_could_leave_the_root_are_refused() {
+        let store = LocalStore::new("/data/out");
+        for bad in ["", "a//b", "../x", "a/../b", "./a", "/etc/passwd", "a/\u{7}b", "a/"] {
+            assert!(store.path(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(store.path("a/b c.flac").unwrap(), Path::new("/data/out/a/b c.flac"));
+    }
+
+    #[tokio::test]
+    async fn publish_is_a_rename_and_never_clobbers_when_asked_not_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let cancel = Cancel::new();
+        let opts = PutOptions::default();
+        for round in 0..2 {
+            let staged = store.stage("x/y.flac", ".flac", dir.path()).unwrap();
+            std::fs::write(&staged, b"one").unwrap();
+            let r = store.publish(staged, "x/y.flac", &opts, Clobber::Never, &cancel).await;
+            assert_eq!(r.is_ok(), round == 0, "{r:?}");
+        }
+        let staged = store.stage("x/y.flac", ".flac", dir.path()).unwrap();
+        std::fs::write(&staged, b"two").unwrap();
+        store.publish(staged, "x/y.flac", &opts, Clobber::Replace, &cancel).await.unwrap();
+        assert_eq!(std::fs::read(dir.path().join("x/y.flac")).unwrap(), b"two");
+        store.put_bytes("x/y.flac.json", b"{}".to_vec(), "application/json").await.unwrap();
+        assert_eq!(store.get_bytes("x/y.flac.json", 10).await.unwrap().unwrap(), b"{}");
+        drop(store);
+        let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["x"], "the staging directory is gone");
+    }
+}
