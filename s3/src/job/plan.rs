@@ -86,7 +86,7 @@ pub async fn plan(job: &Job) -> Result<Planned, S3Error> {
         && own.bucket == src_bucket
         && src_key.starts_with(&own.prefix)
     {
-        return Ok(Planned::Ignored("key is under the output prefix"));
+        return Ok(Planned::Ignored("key is under our own output prefix"));
     }
     let (dest, error_report) = match destination(job).and_then(|d| d.0.store.check_key(&d.0.key).map(|()| d)) {
         Ok(d) => d,
