@@ -2,31 +2,18 @@
 //! S3-compatible server (moto), including kills, signals and hostile keys.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../lambda/tests/common/mod.rs"]
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use audioproc_testdata::harness::moto::MotoServer;
-use common::{S3, bucket, wav};
+use audioproc_testdata::harness::{MotoServer, S3, aws_command, bucket};
+use audioproc_testdata::programme_wav as wav;
 use serde_json::Value;
 
 fn command(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_audioproc"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("AWS_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.current_dir(dir)
-        .env("AWS_ENDPOINT_URL", MotoServer::shared().endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let mut cmd = aws_command(env!("CARGO_BIN_EXE_audioproc"), &MotoServer::shared().endpoint());
+    cmd.current_dir(dir);
     cmd
 }
 

@@ -5,14 +5,16 @@
 //!   waiting longer than the worker's grace period;
 //! - the S3 notification can never name an object the workers write (the loop guard).
 //!
-//! Only std: the template is read with a line scanner that understands the block-style YAML it
-//! is written in (long-form intrinsics such as `Fn::Sub:`, never `!Sub` tags).
-
-#[path = "../../lambda/tests/cfn_lint/mod.rs"]
-mod cfn_lint;
+//! The template is read with the harness's line scanner for block-style YAML
+//! (`audioproc_testdata::harness::yaml_lines`); the loop-guard reasoning is
+//! `audioproc_testdata::harness::loop_guard`, shared with the SAM template's tests.
 
 use std::env;
 use std::path::PathBuf;
+
+use audioproc_testdata::harness::cfn_lint;
+use audioproc_testdata::harness::loop_guard::SegmentClass;
+use audioproc_testdata::harness::yaml_lines::{self, Line, block_at, scan};
 
 const TEMPLATE: &str = include_str!("../deploy/fleet.yaml");
 
@@ -20,82 +22,9 @@ const TEMPLATE: &str = include_str!("../deploy/fleet.yaml");
 /// can't be '/', then '/'. Two different such values are never prefixes of each other.
 const SINGLE_SEGMENT: &str = "^[A-Za-z0-9._-]+/$";
 
-// ---- a line scanner for the template's block-style YAML ---------------------------------------
-
-/// One meaningful line: its indentation (a `- ` list marker counts as indentation) and its text.
-#[derive(Clone, Copy, Debug)]
-struct Line<'a> {
-    indent: usize,
-    text: &'a str,
-}
-
-impl<'a> Line<'a> {
-    /// `key` of a `key: value` or `key:` line.
-    fn key(&self) -> Option<&'a str> {
-        if let Some(k) = self.text.strip_suffix(':')
-            && !k.contains(": ")
-        {
-            return Some(k);
-        }
-        self.text.split_once(": ").map(|(k, _)| k)
-    }
-
-    /// The inline value of a `key: value` line, unquoted.
-    fn value(&self) -> Option<String> {
-        self.text.split_once(": ").map(|(_, v)| unquote(v.trim()))
-    }
-}
-
-fn unquote(v: &str) -> String {
-    if v.len() >= 2 && v.starts_with('\'') && v.ends_with('\'') {
-        v[1..v.len() - 1].replace("''", "'")
-    } else if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
-        v[1..v.len() - 1].to_owned()
-    } else {
-        v.to_owned()
-    }
-}
-
-/// The template's lines, less blank and comment lines.
-fn scan(text: &str) -> Vec<Line<'_>> {
-    text.lines()
-        .filter_map(|raw| {
-            let trimmed = raw.trim_start();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                return None;
-            }
-            let mut indent = raw.len() - trimmed.len();
-            let mut text = trimmed;
-            while let Some(rest) = text.strip_prefix("- ") {
-                indent += 2 + (rest.len() - rest.trim_start().len());
-                text = rest.trim_start();
-            }
-            Some(Line { indent, text: text.trim_end() })
-        })
-        .collect()
-}
-
-/// The lines nested under the line at `at`.
-fn children<'s, 'a>(lines: &'s [Line<'a>], at: usize) -> &'s [Line<'a>] {
-    let indent = lines[at].indent;
-    let end = lines[at + 1..].iter().position(|l| l.indent <= indent).map_or(lines.len(), |n| at + 1 + n);
-    &lines[at + 1..end]
-}
-
-/// The block under the nested keys `path`.
-fn block_at<'s, 'a>(mut block: &'s [Line<'a>], path: &[&str]) -> Option<&'s [Line<'a>]> {
-    for key in path {
-        let base = block.first()?.indent;
-        let at = block.iter().position(|l| l.indent == base && l.key() == Some(*key))?;
-        block = children(block, at);
-    }
-    Some(block)
-}
-
 /// A scalar property of a template parameter.
 fn parameter(lines: &[Line<'_>], name: &str, property: &str) -> String {
-    block_at(lines, &["Parameters", name])
-        .and_then(|b| b.iter().find(|l| l.key() == Some(property)).and_then(Line::value))
+    yaml_lines::parameter(lines, name, property)
         .unwrap_or_else(|| panic!("template: Parameters.{name}.{property} not found"))
 }
 
@@ -124,9 +53,12 @@ fn flag_value<'c>(command: &'c str, flag: &str) -> Option<&'c str> {
 
 /// Whether `value` matches [`SINGLE_SEGMENT`].
 fn is_single_segment(value: &str) -> bool {
-    value.strip_suffix('/').is_some_and(|segment| {
-        !segment.is_empty() && segment.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-    })
+    single_segment().matches(value)
+}
+
+/// [`SINGLE_SEGMENT`], read by the loop-guard proof.
+fn single_segment() -> SegmentClass {
+    SegmentClass::parse(SINGLE_SEGMENT).expect("SINGLE_SEGMENT is a single-segment pattern")
 }
 
 // ---- tests ------------------------------------------------------------------------------------
@@ -181,15 +113,7 @@ fn notification_prefix_never_matches_outputs() {
         assert_eq!(parameter(&lines, name, "AllowedPattern"), SINGLE_SEGMENT, "{name}");
     }
     assert!(is_single_segment(&input_prefix) && is_single_segment(&output_prefix));
-    let alphabet = ['a', 'Z', '0', '.', '_', '-'];
-    let mut values: Vec<String> = alphabet.iter().map(|c| format!("{c}/")).collect();
-    values.extend(alphabet.iter().flat_map(|a| alphabet.iter().map(move |b| format!("{a}{b}/"))));
-    for a in &values {
-        assert!(is_single_segment(a));
-        for b in values.iter().filter(|b| *b != a) {
-            assert!(!a.starts_with(b.as_str()) && !b.starts_with(a.as_str()), "{a:?} / {b:?}");
-        }
-    }
+    single_segment().assert_values_never_overlap();
     assert!(!is_single_segment("a/b/") && !is_single_segment("/") && !is_single_segment("a"));
     // ...the defaults differ...
     assert!(!input_prefix.starts_with(&output_prefix) && !output_prefix.starts_with(&input_prefix));

@@ -3,32 +3,25 @@
 //! module as the Lambda function.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../lambda/tests/common/mod.rs"]
-mod common;
-
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use audioproc_testdata::harness::moto::MotoServer;
-use common::{S3, bucket, measure, wav};
+use audioproc_testdata::harness::{MotoServer, S3, aws_command, bucket};
+use audioproc_testdata::programme_wav as wav;
 use serde_json::Value;
 
 fn audioproc(args: &[&str], dir: &Path) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_audioproc"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("AWS_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.args(args)
+    aws_command(env!("CARGO_BIN_EXE_audioproc"), &MotoServer::shared().endpoint())
+        .args(args)
         .current_dir(dir)
-        .env("AWS_ENDPOINT_URL", MotoServer::shared().endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .unwrap()
+}
+
+/// Integrated loudness and true peak of a local file, by the engine's meter.
+fn measure(path: &Path) -> (f64, f64) {
+    let a = audioproc_engine::analyze_path(path, &audioproc_engine::AnalyzeOptions::default()).unwrap();
+    (a.loudness.integrated_lufs.unwrap(), a.loudness.true_peak_dbtp.unwrap())
 }
 
 fn stderr(o: &Output) -> String {

@@ -13,9 +13,6 @@
 //!   separate endpoints) brings the message back, and the next delivery completes it.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../lambda/tests/common/mod.rs"]
-mod common;
-
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -23,85 +20,14 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use audioproc_testdata::harness::fault_proxy::{FaultProxy, FaultRule};
-use audioproc_testdata::harness::moto::MotoServer;
+use audioproc_testdata::harness::{FaultProxy, FaultRule, MotoServer, S3, Sqs, aws_command, bucket, s3_event};
+use audioproc_testdata::programme_wav as wav;
 use aws_sdk_sqs::types::QueueAttributeName;
-use common::{S3, bucket, s3_event, wav};
 use serde_json::{Value, json};
 
 /// Visibility timeout of the test queues and the workers, seconds: short, so that messages of a
 /// killed worker and messages to retry come back quickly.
 const VISIBILITY: &str = "5";
-
-// ---- SQS, blocking ----------------------------------------------------------------------------
-
-struct Sqs {
-    rt: tokio::runtime::Runtime,
-    client: aws_sdk_sqs::Client,
-}
-
-impl Sqs {
-    fn new(endpoint: &str) -> Sqs {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let config = aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .endpoint_url(endpoint)
-            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "tests"))
-            .build();
-        Sqs { rt, client: aws_sdk_sqs::Client::from_conf(config) }
-    }
-
-    fn create(&self, name: &str, attributes: &[(QueueAttributeName, String)]) -> String {
-        let mut req = self.client.create_queue().queue_name(name);
-        for (k, v) in attributes {
-            req = req.attributes(k.clone(), v);
-        }
-        self.rt.block_on(req.send()).unwrap().queue_url().unwrap().to_owned()
-    }
-
-    fn attribute(&self, url: &str, name: QueueAttributeName) -> String {
-        let out = self
-            .rt
-            .block_on(self.client.get_queue_attributes().queue_url(url).attribute_names(name.clone()).send())
-            .unwrap();
-        out.attributes().unwrap()[&name].clone()
-    }
-
-    /// A main queue with a dead-letter queue after `max_receives` receives, both with the test
-    /// visibility timeout: `(queue URL, DLQ URL)`.
-    fn with_dlq(&self, name: &str, max_receives: u32) -> (String, String) {
-        let visibility = (QueueAttributeName::VisibilityTimeout, VISIBILITY.to_owned());
-        let dlq = self.create(&format!("{name}-dlq"), std::slice::from_ref(&visibility));
-        let dlq_arn = self.attribute(&dlq, QueueAttributeName::QueueArn);
-        let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string()}).to_string();
-        let queue = self.create(name, &[visibility, (QueueAttributeName::RedrivePolicy, redrive)]);
-        (queue, dlq)
-    }
-
-    fn send(&self, url: &str, body: &str) {
-        self.rt.block_on(self.client.send_message().queue_url(url).message_body(body).send()).unwrap();
-    }
-
-    /// Messages visible + in flight.
-    fn count(&self, url: &str) -> u64 {
-        [QueueAttributeName::ApproximateNumberOfMessages, QueueAttributeName::ApproximateNumberOfMessagesNotVisible]
-            .into_iter()
-            .map(|a| self.attribute(url, a).parse::<u64>().unwrap())
-            .sum()
-    }
-
-    /// Receives every message there is now (visible ones), without deleting them.
-    fn bodies(&self, url: &str) -> Vec<String> {
-        let out = self
-            .rt
-            .block_on(
-                self.client.receive_message().queue_url(url).max_number_of_messages(10).visibility_timeout(30).send(),
-            )
-            .unwrap();
-        out.messages().iter().map(|m| m.body().unwrap_or_default().to_owned()).collect()
-    }
-}
 
 // ---- worker processes -------------------------------------------------------------------------
 
@@ -120,22 +46,12 @@ impl Worker {
     fn start_with(queue: &str, output: &str, extra: &[&str], env: &[(&str, &str)]) -> Worker {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("worker.log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_audioproc"));
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("AWS_") {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = aws_command(env!("CARGO_BIN_EXE_audioproc"), &MotoServer::shared().endpoint());
         cmd.args(["worker", "--queue", queue, "--output", output, "--jobs", "2"]);
         if !extra.contains(&"--visibility") {
             cmd.args(["--visibility", VISIBILITY]);
         }
         cmd.args(extra)
-            .env("AWS_ENDPOINT_URL", MotoServer::shared().endpoint())
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("RUST_LOG", "info")
             .env("TMPDIR", dir.path())
             .envs(env.iter().copied())
@@ -238,7 +154,7 @@ fn a_fleet_survives_a_killed_worker_and_dead_letters_only_poison() {
     }
 
     // The reference: one worker alone over the same inputs, into ref/.
-    let (reference_queue, _) = sqs.with_dlq(&format!("ref-{}", std::process::id()), 2);
+    let (reference_queue, _) = sqs.with_dlq(&format!("ref-{}", std::process::id()), 2, VISIBILITY);
     for i in 0..N {
         sqs.send(&reference_queue, &s3_event(&b, &input_key(i)).to_string());
     }
@@ -254,7 +170,7 @@ fn a_fleet_survives_a_killed_worker_and_dead_letters_only_poison() {
     let reference_s = started.elapsed().as_secs_f64();
 
     // The fleet: two workers on a queue with a dead-letter queue; one poison message.
-    let (queue, dlq) = sqs.with_dlq(&format!("fleet-{}", std::process::id()), 2);
+    let (queue, dlq) = sqs.with_dlq(&format!("fleet-{}", std::process::id()), 2, VISIBILITY);
     for i in 0..N {
         sqs.send(&queue, &s3_event(&b, &input_key(i)).to_string());
     }
@@ -397,7 +313,7 @@ fn corrupt_objects_get_an_error_report_and_their_message_is_deleted() {
     s3.put(&b, "in/bad.wav", b"RIFF but not really".repeat(20));
     s3.put(&b, "in/good.wav", wav(2.0, 7));
     s3.put(&b, "out/in/old.flac", b"an output of ours".to_vec());
-    let (queue, dlq) = sqs.with_dlq(&format!("corrupt-{}", std::process::id()), 2);
+    let (queue, dlq) = sqs.with_dlq(&format!("corrupt-{}", std::process::id()), 2, VISIBILITY);
     // One message naming a corrupt and a good object, a test event, and our own output.
     let two = json!({"Records": [s3_event(&b, "in/bad.wav")["Records"][0], s3_event(&b, "in/good.wav")["Records"][0]]});
     sqs.send(&queue, &two.to_string());
@@ -438,7 +354,7 @@ fn a_retryable_failure_brings_the_message_back() {
     let b = bucket("retry");
     s3.create_bucket(&b);
     s3.put(&b, "in/retry.wav", wav(2.0, 11));
-    let (queue, dlq) = sqs.with_dlq(&format!("retry-{}", std::process::id()), 2);
+    let (queue, dlq) = sqs.with_dlq(&format!("retry-{}", std::process::id()), 2, VISIBILITY);
     sqs.send(&queue, &s3_event(&b, "in/retry.wav").to_string());
     // Every attempt the SDK makes at the output's PUT fails once (the report's goes through).
     let proxy = FaultProxy::start(&moto.endpoint(), vec![FaultRule::new("PUT", "retry.flac?x-id=PutObject", 500, 4)]);

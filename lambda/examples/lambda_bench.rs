@@ -8,13 +8,9 @@
 //! `AUDIOPROC_LAMBDA_BIN=target/release/audioproc-lambda cargo run --release -p audioproc-lambda --example lambda_bench`
 #![allow(clippy::unwrap_used)]
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::time::{Duration, Instant};
 
-use audioproc_testdata::harness::moto::MotoServer;
-use common::{Lambda, S3, s3_event};
+use audioproc_testdata::harness::{Lambda, MotoServer, S3, lambda_binary, s3_event};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -22,7 +18,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let bin = common::lambda_binary();
+    let bin = lambda_binary(None);
     let size = std::fs::metadata(&bin).unwrap().len();
     println!("binary: {} ({:.1} MiB)", bin.display(), size as f64 / 1048576.0);
     let moto = MotoServer::start();
@@ -34,14 +30,14 @@ fn main() {
     let cold: Vec<f64> = (0..7)
         .map(|_| {
             let started = Instant::now();
-            let lambda = Lambda::start(&moto.endpoint(), &vars);
+            let lambda = Lambda::start(&bin, &moto.endpoint(), &vars);
             let ready = lambda.api.wait_first_poll(Duration::from_secs(30)).expect("the runtime never polled");
             ready.duration_since(started).as_secs_f64() * 1e3
         })
         .collect();
     println!("cold start (spawn → first /next poll): median {:.1} ms over {} starts", median(cold.clone()), cold.len());
 
-    let lambda = Lambda::start(&moto.endpoint(), &vars);
+    let lambda = Lambda::start(&bin, &moto.endpoint(), &vars);
     let dir = tempfile::tempdir().unwrap();
     let five = dir.path().join("five.wav");
     audioproc_testdata::writers::long_wav(&five, 5).unwrap();
@@ -60,7 +56,7 @@ fn main() {
         runs.iter().map(|r| r.round()).collect::<Vec<_>>()
     );
 
-    let track = common::wav(30.0, 42);
+    let track = audioproc_testdata::programme_wav(30.0, 42);
     let n = 40;
     for i in 0..n {
         s3.put("bench-in", &format!("many/{i}.wav"), track.clone());

@@ -6,13 +6,9 @@
 //! `AUDIOPROC_LAMBDA_BIN=target/release/audioproc-lambda cargo run --release -p audioproc-lambda --example lambda_demo [TRACK]`
 #![allow(clippy::unwrap_used)]
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::path::PathBuf;
 
-use audioproc_testdata::harness::moto::MotoServer;
-use common::{Lambda, S3, s3_event};
+use audioproc_testdata::harness::{Lambda, MotoServer, S3, lambda_binary, s3_event};
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -28,7 +24,11 @@ fn main() {
     s3.put(input, &key, std::fs::read(&track).unwrap());
     println!("uploaded {} → s3://{input}/{key}", track.display());
 
-    let lambda = Lambda::start(&moto.endpoint(), &[("AUDIOPROC_OUTPUT_BUCKET", output), ("AUDIOPROC_FORMAT", "flac")]);
+    let lambda = Lambda::start(
+        &lambda_binary(None),
+        &moto.endpoint(),
+        &[("AUDIOPROC_OUTPUT_BUCKET", output), ("AUDIOPROC_FORMAT", "flac")],
+    );
     let event = s3_event(input, &key);
     println!("invoking audioproc-lambda through the Runtime API with the S3 ObjectCreated event");
     let started = std::time::Instant::now();
@@ -42,6 +42,8 @@ fn main() {
         println!("downloaded s3://{output}/{k} → {}", path.display());
     }
     let out_key = audioproc_s3::output_key("processed/", &key, audioproc_engine::OutputFormat::Flac).unwrap();
-    let (i, tp) = common::measure(&out_dir.join(out_key.rsplit('/').next().unwrap()));
+    let out_path = out_dir.join(out_key.rsplit('/').next().unwrap());
+    let report = audioproc_engine::analyze_path(&out_path, &audioproc_engine::AnalyzeOptions::default()).unwrap();
+    let (i, tp) = (report.loudness.integrated_lufs.unwrap(), report.loudness.true_peak_dbtp.unwrap());
     println!("output re-measured: {i:.2} LUFS, {tp:.2} dBTP (target −23 LUFS, ceiling −1 dBTP)");
 }

@@ -2,18 +2,29 @@
 //! against a real S3-compatible server (moto, from the venv `scripts/s3-venv.sh` makes).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::HashSet;
+use std::path::Path;
 
-use audioproc_testdata::harness::fault_proxy::{FaultProxy, FaultRule};
-use audioproc_testdata::harness::moto::MotoServer;
-use audioproc_testdata::harness::runtime_api::Outcome;
-use common::{Lambda, S3, bucket, measure, s3_event, s3_record, wav};
+use audioproc_testdata::harness::{
+    CountingProxy, FaultProxy, FaultRule, Lambda, MotoServer, Outcome, S3, bucket, lambda_binary, s3_event, s3_record,
+};
+use audioproc_testdata::programme_wav as wav;
 use serde_json::{Value, json};
 
 fn moto() -> String {
     MotoServer::shared().endpoint()
+}
+
+/// The binary under test (`AUDIOPROC_LAMBDA_BIN`, else the one Cargo built for these tests)
+/// with S3 at `endpoint` and the `AUDIOPROC_*` settings `vars`.
+fn start_lambda(endpoint: &str, vars: &[(&str, &str)]) -> Lambda {
+    Lambda::start(&lambda_binary(option_env!("CARGO_BIN_EXE_audioproc-lambda")), endpoint, vars)
+}
+
+/// Integrated loudness and true peak of a local file, by the engine's meter.
+fn measure(path: &Path) -> (f64, f64) {
+    let a = audioproc_engine::analyze_path(path, &audioproc_engine::AnalyzeOptions::default()).unwrap();
+    (a.loudness.integrated_lufs.unwrap(), a.loudness.true_peak_dbtp.unwrap())
 }
 
 /// Buckets `<tag>-in-<pid>` and `<tag>-out-<pid>`, created; a Lambda writing to the second.
@@ -24,7 +35,7 @@ fn setup(tag: &str, extra: &[(&str, &str)]) -> (S3, Lambda, String, String) {
     s3.create_bucket(&output);
     let mut vars = vec![("AUDIOPROC_OUTPUT_BUCKET", output.as_str())];
     vars.extend_from_slice(extra);
-    let lambda = Lambda::start(&moto(), &vars);
+    let lambda = start_lambda(&moto(), &vars);
     (s3, lambda, input, output)
 }
 
@@ -124,7 +135,7 @@ fn duplicate_events_leave_one_identical_output() {
 
     // Concurrent duplicates: two function instances receive the same event at once.
     s3.put(&input, "b.wav", wav(6.0, 3));
-    let twin = Lambda::start(&moto(), &[("AUDIOPROC_OUTPUT_BUCKET", output.as_str())]);
+    let twin = start_lambda(&moto(), &[("AUDIOPROC_OUTPUT_BUCKET", output.as_str())]);
     let event_b = s3_event(&input, "b.wav");
     std::thread::scope(|s| {
         let a = s.spawn(|| lambda.invoke_ok(&event_b));
@@ -148,13 +159,13 @@ fn events_for_the_output_prefix_cause_no_s3_calls() {
     let one = bucket("loop");
     s3.create_bucket(&one);
     s3.put(&one, "processed/x.flac", wav(1.0, 4));
-    let proxy = FaultProxy::start(&moto(), Vec::new());
-    let lambda = Lambda::start(&proxy.endpoint(), &[]);
+    let proxy = CountingProxy::start(&moto());
+    let lambda = start_lambda(&proxy.endpoint(), &[]);
     let response = lambda.invoke_ok(&s3_event(&one, "processed/x.flac"));
     assert_eq!(status_of(&response), ["ignored"], "{response}");
     let response = lambda.invoke_ok(&s3_event(&one, "processed/x.flac.json"));
     assert_eq!(status_of(&response), ["ignored"]);
-    assert!(proxy.requests().is_empty(), "S3 was called: {:?}", proxy.requests());
+    proxy.assert_no_requests();
     assert_eq!(s3.keys(&one), ["processed/x.flac"]);
     assert!(lambda.logs().contains("own output prefix"), "{}", lambda.logs());
 }
@@ -166,14 +177,14 @@ fn refused_buckets_and_test_events_cause_no_s3_calls() {
     s3.create_bucket(&allowed);
     s3.create_bucket(&other);
     s3.put(&other, "in/x.wav", wav(1.0, 5));
-    let proxy = FaultProxy::start(&moto(), Vec::new());
-    let lambda = Lambda::start(&proxy.endpoint(), &[("AUDIOPROC_ALLOWED_BUCKETS", allowed.as_str())]);
+    let proxy = CountingProxy::start(&moto());
+    let lambda = start_lambda(&proxy.endpoint(), &[("AUDIOPROC_ALLOWED_BUCKETS", allowed.as_str())]);
     let response = lambda.invoke_ok(&s3_event(&other, "in/x.wav"));
     assert_eq!(status_of(&response), ["permanent_failure"], "{response}");
     let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-23T10:00:00.000Z",
         "Bucket": allowed, "RequestId": "R", "HostId": "H"});
     assert_eq!(lambda.invoke_ok(&test_event)["status"], "test_event");
-    assert!(proxy.requests().is_empty(), "S3 was called: {:?}", proxy.requests());
+    proxy.assert_no_requests();
 }
 
 #[test]
@@ -247,7 +258,7 @@ fn a_failing_upload_leaves_no_object_and_no_multipart_upload() {
     let rule =
         FaultRule { method: "PUT".to_owned(), query_contains: "partNumber=2".to_owned(), status: 500, times: 1000 };
     let proxy = FaultProxy::start(&moto(), vec![rule]);
-    let lambda = Lambda::start(&proxy.endpoint(), &[("AUDIOPROC_OUTPUT_BUCKET", output.as_str())]);
+    let lambda = start_lambda(&proxy.endpoint(), &[("AUDIOPROC_OUTPUT_BUCKET", output.as_str())]);
     let outcome = lambda.invoke(&s3_event(&input, "noise.wav"));
     // Retryable: the invocation fails so that Lambda retries it.
     let Outcome::Error(body) = outcome else { panic!("expected a failed invocation, got {outcome:?}") };

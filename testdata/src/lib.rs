@@ -19,6 +19,12 @@ pub fn demo_flac() -> Vec<u8> {
     writers::flac(&signal::programme(44_100, 2, 6.0, 2026), 16)
 }
 
+/// A 44.1 kHz stereo 16-bit WAV of programme-like material, `seconds` long; the same `seed`
+/// always gives the same bytes. The stock input of the front ends' end-to-end tests.
+pub fn programme_wav(seconds: f64, seed: u64) -> Vec<u8> {
+    writers::wav(&signal::programme(44_100, 2, seconds, seed), writers::Encoding::Pcm16, writers::WavOptions::default())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -1,5 +1,8 @@
-//! Running `cfn-lint` 1.51.x on a template (shared by the SAM template tests and the fleet
-//! template tests of the CLI, which include this file by path).
+//! Running `cfn-lint` 1.51.x on a CloudFormation template: the check both the SAM template of
+//! the Lambda function (`lambda/template.yaml`) and the worker fleet's template
+//! (`cli/deploy/fleet.yaml`) must pass.
+//!
+//! cfn-lint comes from the venv `scripts/s3-venv.sh` makes, like moto (see [`super::moto`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +22,10 @@ fn cfn_lint_binary() -> PathBuf {
 
 /// Fails unless cfn-lint 1.51.x is installed and finds neither errors nor warnings in
 /// `template` for us-east-1 and eu-west-1 (run from `dir`).
+///
+/// # Panics
+///
+/// If cfn-lint is missing or of another version, or reports anything (its output is quoted).
 pub fn assert_clean(template: &Path, dir: &Path) {
     let bin = cfn_lint_binary();
     let version = Command::new(&bin).arg("--version").output().unwrap_or_else(|e| {
