@@ -320,9 +320,6 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
     let include = globs(&args.include)?;
     let exclude = globs(&args.exclude)?;
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-    // Parallel files keep the cores busy: each file on one thread (no hand-offs), so that
-    // `--jobs N` means N cores of processing.
-    audioproc_engine::process::set_pipelined(false);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -5,6 +5,7 @@
 
 mod analyze;
 mod batch;
+mod naming;
 mod process;
 mod progress;
 mod remote;

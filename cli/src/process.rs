@@ -4,9 +4,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::naming::normalized_name;
 use anyhow::{Context, bail};
 use audioproc_engine::encode::Mp3Bitrate;
-use audioproc_engine::process::normalized_name;
 use audioproc_engine::{
     Limits, MonoMode, OutputFormat, Overwrite, PeakMode, Preset, ProcessReport, ProcessingSpec, SampleFormat,
     process_file,
