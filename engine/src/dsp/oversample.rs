@@ -212,7 +212,7 @@ mod tests {
                 // The overall maximum is the per-position maximum.
                 let (a, s) = (interp.peak(&w), scalar.iter().fold(0f32, |m, &v| m.max(v)));
                 assert!((a - s).abs() <= 1e-6 * s.max(1.0), "{a} vs {s} at len {len}");
-                assert_eq!(a.max(0.25), out.iter().fold(0f32, |m, &v| m.max(v)));
+                assert_eq!(a.max(0.25), out.iter().fold(0.25f32, |m, &v| m.max(v)));
             }
         }
     }
