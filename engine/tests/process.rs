@@ -474,3 +474,23 @@ fn single_threaded_processing_is_identical() {
         assert_eq!(ra.input.loudness, rb.input.loudness);
     }
 }
+
+/// `passes` counts every decode: 1 measure, the limiter's dry runs, and per encode one decode of
+/// the input plus, for lossy outputs, one of the written file; never over the budget.
+#[test]
+fn passes_count_every_decode_within_the_budget() {
+    use audioproc_engine::process::DECODE_BUDGET;
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = put(dir.path(), "in.wav", &wav(&moderate(44_100, 2, 3.0), Encoding::Pcm16, WavOptions::default()));
+    let lossless = run(&input, &dir.path().join("a.flac"), &spec(Preset::Ebu, OutputFormat::Flac));
+    assert_eq!((lossless.passes, lossless.encode_attempts), (2, 1));
+    let lossy = run(&input, &dir.path().join("a.mp3"), &spec(Preset::Ebu, OutputFormat::Mp3));
+    assert_eq!(lossy.passes, 1 + 2 * lossy.encode_attempts);
+    let mut limit = spec(Preset::Streaming, OutputFormat::Flac);
+    limit.mode = PeakMode::Limit;
+    let limited = run(&input, &dir.path().join("b.flac"), &limit);
+    assert!(limited.passes >= 3, "measure, at least one dry run, the encode: {}", limited.passes);
+    for r in [&lossless, &lossy, &limited] {
+        assert!(r.passes <= DECODE_BUDGET.max_passes());
+    }
+}
