@@ -101,7 +101,7 @@ mod tests {
 
         let mut limiter = TruePeakLimiter::new(48_000, 1, &options).expect("limiter");
         let mut gained = vec![Vec::new()];
-        Gain::from_db(3.0, 1).process(&[x.clone()], &mut gained).expect("gain");
+        Gain::from_db(3.0, 1).process(std::slice::from_ref(&x), &mut gained).expect("gain");
         let mut by_hand = vec![Vec::new()];
         limiter.process(&gained, &mut by_hand).expect("limit");
         limiter.finish(&mut by_hand).expect("flush");

@@ -155,7 +155,7 @@ impl Pass<'_, '_> {
                 }
             }
             blocks += 1;
-            if blocks % 64 == 0 {
+            if blocks.is_multiple_of(64) {
                 progress(decoder.frames());
             }
         }

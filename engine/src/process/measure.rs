@@ -42,7 +42,7 @@ pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder) -> Result<Measure
             m.process(chain.process(block)?);
         }
         blocks += 1;
-        if blocks % 64 == 0 {
+        if blocks.is_multiple_of(64) {
             progress(decoder.frames(), total);
         }
     }

@@ -257,7 +257,7 @@ mod tests {
     fn validation_names_the_bad_value() {
         let mut s = ProcessingSpec::new(Preset::Ebu, OutputFormat::Opus);
         s.sample_rate = Some(44_100);
-        assert!(s.validate().unwrap_err().to_string().contains("44100"));
+        assert!(s.validate().expect_err("44.1 kHz Opus").to_string().contains("44100"));
         let mut s = ProcessingSpec::new(Preset::Ebu, OutputFormat::Flac);
         s.sample_format = Some(SampleFormat::F32);
         assert!(s.validate().is_err());
