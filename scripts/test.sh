@@ -29,6 +29,10 @@ bash scripts/s3-venv.sh >/dev/null
 # Keep incremental builds between runs outside the clone (CI gets a fresh clone each time).
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/audioproc-target}"
 
+# House rules: formatting and lints are not a matter of taste.
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked --no-fail-fast
 # The benchmarks must keep compiling (they are run by hand: see README).

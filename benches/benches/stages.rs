@@ -30,10 +30,10 @@ fn run_stage(stage: &mut dyn Stage, blocks: &[Vec<Vec<f32>>]) -> usize {
         for p in &mut out {
             p.clear();
         }
-        stage.process(b, &mut out);
+        stage.process(b, &mut out).expect("the stage accepts the block");
         n += out[0].len();
     }
-    stage.finish(&mut out);
+    stage.finish(&mut out).expect("the stage flushes");
     n + out[0].len()
 }
 

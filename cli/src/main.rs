@@ -2,9 +2,12 @@
 //!
 //! This binary is a thin front end: argument parsing, parallelism and reporting. All decoding,
 //! measurement and processing is in `audioproc-engine`.
+// Unit tests may unwrap: a failure there is the test failing.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod analyze;
 mod batch;
+mod naming;
 mod process;
 mod progress;
 mod remote;

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::naming::normalized_name;
 use anyhow::{Context, bail};
 use audioproc_engine::encode::Mp3Bitrate;
-use audioproc_engine::process::normalized_name;
 use audioproc_engine::{
     Limits, MonoMode, OutputFormat, Overwrite, PeakMode, Preset, ProcessReport, ProcessingSpec, SampleFormat,
 };

@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::decode::{Decoder, Limits, StreamInfo};
 use crate::error::{Error, Result, Warning, panic_message};
 use crate::loudness::{LoudnessReport, MonoMode, ThreadedMeter, channel_weights};
+use crate::threads::Threads;
 
 /// How to analyse.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -45,8 +46,16 @@ impl Analysis {
 /// Any [`Error`] of opening or decoding; a panic anywhere in decoding or metering becomes
 /// [`Error::DecoderPanic`].
 pub fn analyze_path(path: &Path, options: &AnalyzeOptions) -> Result<Analysis> {
+    analyze_path_with(path, options, Threads::Pipelined)
+}
+
+/// Analyses the file at `path` with a given thread choice (a job's check of its own output).
+///
+/// # Errors
+/// As [`analyze_path`].
+pub(crate) fn analyze_path_with(path: &Path, options: &AnalyzeOptions, threads: Threads) -> Result<Analysis> {
     let file = std::fs::File::open(path)?;
-    analyze_source(file, options)
+    analyze_source_with(file, options, threads)
 }
 
 /// Analyses any seekable source.
@@ -54,21 +63,34 @@ pub fn analyze_path(path: &Path, options: &AnalyzeOptions) -> Result<Analysis> {
 /// # Errors
 /// As [`analyze_path`].
 pub fn analyze_source<S: Read + Seek + Send + Sync + 'static>(source: S, options: &AnalyzeOptions) -> Result<Analysis> {
+    analyze_source_with(source, options, Threads::Pipelined)
+}
+
+fn analyze_source_with<S: Read + Seek + Send + Sync + 'static>(
+    source: S,
+    options: &AnalyzeOptions,
+    threads: Threads,
+) -> Result<Analysis> {
     catch_unwind(AssertUnwindSafe(|| {
         let mut decoder = Decoder::open(source, &options.limits)?;
-        analyze_decoder(&mut decoder, options.mono_mode)
+        meter_decoder(&mut decoder, options.mono_mode, threads)
     }))
     .unwrap_or_else(|p| Err(Error::DecoderPanic { message: panic_message(&*p) }))
 }
 
-/// Runs an opened decoder to the end through a meter.
+/// Runs an opened decoder to the end through a meter (true peak on a helper thread).
 ///
 /// # Errors
 /// Any decode error.
 pub fn analyze_decoder(decoder: &mut Decoder, mono_mode: MonoMode) -> Result<Analysis> {
+    meter_decoder(decoder, mono_mode, Threads::Pipelined)
+}
+
+/// Runs an opened decoder to the end through a meter.
+fn meter_decoder(decoder: &mut Decoder, mono_mode: MonoMode, threads: Threads) -> Result<Analysis> {
     let info = decoder.info().clone();
     let weights = channel_weights(&info.layout, mono_mode);
-    let mut meter = ThreadedMeter::new(info.sample_rate, &weights)?;
+    let mut meter = ThreadedMeter::new(info.sample_rate, &weights, threads)?;
     while let Some(block) = decoder.next_block()? {
         meter.process(block);
     }

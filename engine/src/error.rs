@@ -74,6 +74,29 @@ pub enum Error {
     /// A parameter passed by the caller is out of range.
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),
+    /// The resampler refused a block (its library reported an error). The job stops: going on
+    /// would put a gap of silence in the output.
+    #[error("resampler {from_rate} -> {to_rate} Hz refused a block of {frames} frames: {reason}")]
+    ResamplerRefused {
+        /// Input sample rate, Hz.
+        from_rate: u32,
+        /// Output sample rate, Hz.
+        to_rate: u32,
+        /// Input frames in the refused block.
+        frames: usize,
+        /// What the resampling library said.
+        reason: String,
+    },
+    /// A stage was fed a block with a different number of channel planes than it was built for.
+    #[error("{stage} expects {expected} channel planes, was given {actual}")]
+    ChannelMismatch {
+        /// Which stage (`"limiter"`, `"mixer"`, …).
+        stage: &'static str,
+        /// The planes the stage was built for.
+        expected: usize,
+        /// The planes it was given.
+        actual: usize,
+    },
 }
 
 /// Shorthand for results with the engine's [`Error`].

@@ -4,9 +4,10 @@
 //! Data flows one way: a [`decode::Decoder`] turns any supported file into planar `f32`
 //! blocks; [`dsp`] stages (mixer, resampler, limiter) transform them; a
 //! [`loudness::LoudnessMeter`] measures them and an [`encode::Encoder`] writes them.
-//! [`analyze::analyze_path`] measures a whole file; [`process::process_file`] runs a whole
-//! normalise-and-convert job from a [`process::ProcessingSpec`]. Nothing here knows about AWS or
-//! command lines.
+//! [`analyze::analyze_path`] measures a whole file; [`process::process_file`] (or
+//! [`process::process_file_with`], to choose the [`Threads`]) runs a whole normalise-and-convert
+//! job from a [`process::ProcessingSpec`]. Configuration is passed in; there are no process-wide
+//! switches. Nothing here knows about AWS or command lines.
 
 #![deny(missing_docs)]
 
@@ -17,11 +18,10 @@ pub mod dsp;
 pub mod encode;
 pub mod error;
 pub mod loudness;
-mod options_shim;
 pub mod process;
 pub mod report;
 pub mod tags;
-pub use options_shim::{ProcessOptions, Threads, process_file_with};
+mod threads;
 
 pub use analyze::{Analysis, AnalyzeOptions, analyze_path, analyze_source};
 pub use channels::ChannelRole;
@@ -29,4 +29,8 @@ pub use decode::{Decoder, Limits, StreamInfo};
 pub use encode::{OutputFormat, SampleFormat};
 pub use error::{Error, Result, Warning};
 pub use loudness::{LoudnessMeter, LoudnessReport, MeterOptions, MonoMode};
-pub use process::{Overwrite, PeakMode, Preset, ProcessReport, ProcessingSpec, Progress, process_file};
+pub use process::{
+    Overwrite, PeakMode, Preset, ProcessOptions, ProcessReport, ProcessingSpec, Progress, process_file,
+    process_file_with,
+};
+pub use threads::Threads;

@@ -142,6 +142,8 @@ pub struct ProcessDocument {
     pub target_met: bool,
     /// Everything the user should know about the result.
     pub notes: Vec<String>,
+    /// Decodes the job did: of the input, and of the encoded output (0 when it failed).
+    pub passes: u32,
     /// Wall time of the job, seconds.
     pub elapsed_s: f64,
 }
@@ -167,6 +169,7 @@ impl ProcessDocument {
                 limiter_max_reduction_db: round4(r.limiter_max_reduction_db),
                 target_met: r.target_met,
                 notes: r.notes.clone(),
+                passes: r.passes,
                 elapsed_s: round4(Some(elapsed_s)).unwrap_or(0.0),
             },
             Err(e) => ProcessDocument {
@@ -185,6 +188,7 @@ impl ProcessDocument {
                 limiter_max_reduction_db: None,
                 target_met: false,
                 notes: Vec::new(),
+                passes: 0,
                 elapsed_s: round4(Some(elapsed_s)).unwrap_or(0.0),
             },
         }

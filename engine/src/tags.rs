@@ -55,7 +55,7 @@ impl Metadata {
         tags.extend(tagged.tags().iter().filter(|t| Some(t.tag_type()) != tagged.primary_tag().map(Tag::tag_type)));
         let mut meta = Metadata::default();
         for key in CARRIED {
-            if let Some(value) = tags.iter().find_map(|t| t.get_string(key.clone())) {
+            if let Some(value) = tags.iter().find_map(|t| t.get_string(key)) {
                 let value = value.trim_end_matches('\0').trim();
                 if !value.is_empty() {
                     meta.items.push((key, value.to_owned()));
@@ -159,7 +159,7 @@ pub fn write(
     for &tag_type in tag_types {
         let mut tag = Tag::new(tag_type);
         for (key, value) in &meta.items {
-            tag.insert_text(key.clone(), value.clone());
+            tag.insert_text(*key, value.clone());
         }
         if tag_type != TagType::RiffInfo {
             for p in &meta.pictures {

@@ -24,15 +24,15 @@ fn run<S: Stage>(stage: &mut S, planes: &[Vec<f32>], block: usize) -> Vec<Vec<f3
         let end = (pos + block).min(frames);
         let chunk: Vec<Vec<f32>> = planes.iter().map(|p| p[pos..end].to_vec()).collect();
         scratch.iter_mut().for_each(Vec::clear);
-        stage.process(&chunk, &mut scratch);
+        stage.process(&chunk, &mut scratch).expect("the stage accepts the block");
         append(&mut out, &scratch);
         scratch.iter_mut().for_each(Vec::clear);
-        stage.process(&empty, &mut scratch);
+        stage.process(&empty, &mut scratch).expect("the stage accepts an empty block");
         append(&mut out, &scratch);
         pos = end;
     }
     scratch.iter_mut().for_each(Vec::clear);
-    stage.finish(&mut scratch);
+    stage.finish(&mut scratch).expect("the stage flushes");
     append(&mut out, &scratch);
     let len = out[0].len();
     assert!(out.iter().all(|p| p.len() == len), "planes grew unevenly");

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use audioproc_engine::encode::Mp3Bitrate;
 use audioproc_engine::tags::Metadata;
 use audioproc_engine::{
-    Decoder, Error, Limits, OutputFormat, Overwrite, PeakMode, Preset, ProcessReport, ProcessingSpec, SampleFormat,
-    process_file,
+    Decoder, Error, Limits, OutputFormat, Overwrite, PeakMode, Preset, ProcessOptions, ProcessReport, ProcessingSpec,
+    SampleFormat, Threads, process_file, process_file_with,
 };
 use audioproc_testdata::Signal;
 use audioproc_testdata::signal::{db_to_amp, programme, sine, tonal, white_noise};
@@ -452,7 +452,7 @@ fn malformed_inputs_fail_cleanly_or_produce_complete_outputs() {
     assert!(failed > 0 && ok > 0);
 }
 
-/// Without helper threads (`set_pipelined(false)`, as the batch job runs), the same bytes and the
+/// Without helper threads (`Threads::Single`, as the batch job runs), the same bytes and the
 /// same figures.
 #[test]
 fn single_threaded_processing_is_identical() {
@@ -465,14 +465,32 @@ fn single_threaded_processing_is_identical() {
             dir.path().join(format!("a.{}", format.extension())),
             dir.path().join(format!("b.{}", format.extension())),
         );
-        audioproc_engine::process::set_pipelined(true);
-        let ra = process_file(&input, &a, &s, Overwrite::Never, &|_| {}).expect("pipelined");
-        audioproc_engine::process::set_pipelined(false);
-        let rb = process_file(&input, &b, &s, Overwrite::Never, &|_| {});
-        audioproc_engine::process::set_pipelined(true);
-        let rb = rb.expect("single-threaded");
+        let quiet = |_| {};
+        let options = |threads| ProcessOptions { overwrite: Overwrite::Never, threads, progress: &quiet };
+        let ra = process_file_with(&input, &a, &s, &options(Threads::Pipelined)).expect("pipelined");
+        let rb = process_file_with(&input, &b, &s, &options(Threads::Single)).expect("single-threaded");
         assert_eq!(std::fs::read(&a).expect("a"), std::fs::read(&b).expect("b"), "{format:?}");
         assert_eq!(ra.output.loudness, rb.output.loudness);
         assert_eq!(ra.input.loudness, rb.input.loudness);
+    }
+}
+
+/// `passes` counts every decode: 1 measure, the limiter's dry runs, and per encode one decode of
+/// the input plus, for lossy outputs, one of the written file; never over the budget.
+#[test]
+fn passes_count_every_decode_within_the_budget() {
+    use audioproc_engine::process::DECODE_BUDGET;
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = put(dir.path(), "in.wav", &wav(&moderate(44_100, 2, 3.0), Encoding::Pcm16, WavOptions::default()));
+    let lossless = run(&input, &dir.path().join("a.flac"), &spec(Preset::Ebu, OutputFormat::Flac));
+    assert_eq!((lossless.passes, lossless.encode_attempts), (2, 1));
+    let lossy = run(&input, &dir.path().join("a.mp3"), &spec(Preset::Ebu, OutputFormat::Mp3));
+    assert_eq!(lossy.passes, 1 + 2 * lossy.encode_attempts);
+    let mut limit = spec(Preset::Streaming, OutputFormat::Flac);
+    limit.mode = PeakMode::Limit;
+    let limited = run(&input, &dir.path().join("b.flac"), &limit);
+    assert!(limited.passes >= 3, "measure, at least one dry run, the encode: {}", limited.passes);
+    for r in [&lossless, &lossy, &limited] {
+        assert!(r.passes <= DECODE_BUDGET.max_passes());
     }
 }

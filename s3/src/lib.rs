@@ -15,6 +15,7 @@
 //! The DSP never sees an AWS type: the job fetches to a local file, calls
 //! [`audioproc_engine::process_file_with`] on a blocking thread and publishes the result.
 
+// Unit tests may unwrap: a failure there is the test failing.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod client;

@@ -10,8 +10,12 @@
 //! [`Error::DecoderPanic`] for this input only. Caps in [`Limits`] bound channels, sample rate,
 //! packet size and decoded duration before anything is allocated from them.
 
+mod layout;
+mod limits;
 pub mod mp4;
 pub mod opus;
+
+pub use limits::Limits;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -19,8 +23,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::LazyLock;
 
+use symphonia::core::audio::GenericAudioBufferRef;
 use symphonia::core::audio::sample::SampleFormat;
-use symphonia::core::audio::{Channels, GenericAudioBufferRef, Position};
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymError;
@@ -29,8 +33,10 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
-use crate::channels::{ChannelRole, default_layout};
+use crate::channels::ChannelRole;
 use crate::error::{Error, Result, Warning, panic_message};
+use layout::layout_of;
+use limits::{check_channels, check_rate};
 
 /// symphonia's codecs plus ours (Opus, which symphonia demuxes but cannot decode).
 static CODECS: LazyLock<CodecRegistry> = LazyLock::new(|| {
@@ -39,37 +45,6 @@ static CODECS: LazyLock<CodecRegistry> = LazyLock::new(|| {
     registry.register_audio_decoder::<opus::OpusDecoder>();
     registry
 });
-
-/// Caps that protect against hostile or broken inputs. All are checked before any buffer is
-/// sized from a value the input claims.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Limits {
-    /// Most channels accepted (default 8).
-    pub max_channels: usize,
-    /// Lowest sample rate accepted in Hz (default 8 000; K-weighting is defined from there).
-    pub min_sample_rate: u32,
-    /// Highest sample rate accepted in Hz (default 384 000).
-    pub max_sample_rate: u32,
-    /// Longest decoded duration accepted, in seconds (default 24 hours).
-    pub max_duration_s: f64,
-    /// Most frames one packet may claim to decode to (default 1 048 576).
-    pub max_frames_per_packet: u64,
-    /// Most corrupt packets skipped before the file is rejected (default 1 000).
-    pub max_corrupt_packets: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_channels: 8,
-            min_sample_rate: 8_000,
-            max_sample_rate: 384_000,
-            max_duration_s: 24.0 * 3600.0,
-            max_frames_per_packet: 1 << 20,
-            max_corrupt_packets: 1_000,
-        }
-    }
-}
 
 /// What the stream is, as far as it is known before decoding the audio.
 #[derive(Clone, Debug, PartialEq)]
@@ -159,41 +134,6 @@ fn sym_to_error(e: SymError) -> Error {
 /// Codecs whose decoded bit depth says nothing about the source's resolution.
 fn is_lossy(codec: &str) -> bool {
     matches!(codec, "mp1" | "mp2" | "mp3" | "aac" | "vorbis" | "opus")
-}
-
-fn layout_of(channels: &Channels) -> Vec<ChannelRole> {
-    match channels {
-        // One channel is mono wherever it is placed (Ogg Opus says front left).
-        Channels::Positioned(pos) if pos.bits().count_ones() == 1 => vec![ChannelRole::Mono],
-        Channels::Positioned(pos) => (0..64)
-            .map(|bit| 1u64 << bit)
-            .filter(|b| pos.bits() & b != 0)
-            .map(|b| role_of(Position::from_bits_truncate(b)))
-            .collect(),
-        Channels::Discrete(n) => default_layout(usize::from(*n)),
-        other => vec![ChannelRole::Other; other.count()],
-    }
-}
-
-fn role_of(p: Position) -> ChannelRole {
-    const SURROUND: Position = Position::REAR_LEFT
-        .union(Position::REAR_RIGHT)
-        .union(Position::REAR_CENTER)
-        .union(Position::SIDE_LEFT)
-        .union(Position::SIDE_RIGHT);
-    if p == Position::FRONT_LEFT {
-        ChannelRole::Left
-    } else if p == Position::FRONT_RIGHT {
-        ChannelRole::Right
-    } else if p == Position::FRONT_CENTER {
-        ChannelRole::Center
-    } else if p == Position::LFE1 || p == Position::LFE2 {
-        ChannelRole::Lfe
-    } else if SURROUND.contains(p) {
-        ChannelRole::Surround
-    } else {
-        ChannelRole::Other
-    }
 }
 
 impl Decoder {
@@ -403,24 +343,7 @@ impl Decoder {
                 }
             };
             self.non_finite += non_finite;
-            // The decoded spec is authoritative; it must agree with what the stream declared.
-            if spec_rate != self.info.sample_rate {
-                return Err(Error::Malformed {
-                    reason: format!("sample rate changed mid-stream ({} -> {spec_rate} Hz)", self.info.sample_rate),
-                });
-            }
-            check_channels(spec_layout.len(), &self.limits)?;
-            if self.info.layout.is_empty() {
-                self.info.layout = spec_layout;
-            } else if spec_layout.len() != self.info.layout.len() {
-                return Err(Error::Malformed {
-                    reason: format!(
-                        "channel count changed mid-stream ({} -> {})",
-                        self.info.layout.len(),
-                        spec_layout.len()
-                    ),
-                });
-            }
+            self.check_decoded_spec(spec_rate, spec_layout)?;
             let n = self.planes.first().map_or(0, Vec::len) as u64;
             if n > self.limits.max_frames_per_packet {
                 return Err(Error::LimitExceeded {
@@ -461,6 +384,25 @@ impl Decoder {
             }
             return Ok(true);
         }
+    }
+
+    /// The decoded spec is authoritative; it must agree with what the stream declared (the
+    /// first packet fills in a layout the container did not give).
+    fn check_decoded_spec(&mut self, rate: u32, layout: Vec<ChannelRole>) -> Result<()> {
+        if rate != self.info.sample_rate {
+            return Err(Error::Malformed {
+                reason: format!("sample rate changed mid-stream ({} -> {rate} Hz)", self.info.sample_rate),
+            });
+        }
+        check_channels(layout.len(), &self.limits)?;
+        if self.info.layout.is_empty() {
+            self.info.layout = layout;
+        } else if layout.len() != self.info.layout.len() {
+            return Err(Error::Malformed {
+                reason: format!("channel count changed mid-stream ({} -> {})", self.info.layout.len(), layout.len()),
+            });
+        }
+        Ok(())
     }
 
     fn rebuild_decoder(&mut self) -> Result<()> {
@@ -518,34 +460,6 @@ fn copy_planes(buf: &GenericAudioBufferRef<'_>, planes: &mut Vec<Vec<f32>>) -> (
         }
     }
     (spec.rate(), layout_of(spec.channels()), non_finite)
-}
-
-fn check_rate(rate: u32, limits: &Limits) -> Result<()> {
-    if rate < limits.min_sample_rate {
-        return Err(Error::BelowMinimum {
-            what: "sample rate (Hz)",
-            value: u64::from(rate),
-            minimum: u64::from(limits.min_sample_rate),
-        });
-    }
-    if rate > limits.max_sample_rate {
-        return Err(Error::LimitExceeded {
-            what: "sample rate (Hz)",
-            value: u64::from(rate),
-            limit: u64::from(limits.max_sample_rate),
-        });
-    }
-    Ok(())
-}
-
-fn check_channels(n: usize, limits: &Limits) -> Result<()> {
-    if n == 0 {
-        return Err(Error::Malformed { reason: "stream has no channels".to_owned() });
-    }
-    if n > limits.max_channels {
-        return Err(Error::LimitExceeded { what: "channel count", value: n as u64, limit: limits.max_channels as u64 });
-    }
-    Ok(())
 }
 
 /// Adapts any `Read + Seek` to symphonia's `MediaSource` (seekable, known length).

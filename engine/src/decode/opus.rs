@@ -23,7 +23,7 @@ use symphonia::core::codecs::registry::{RegisterableAudioDecoder, SupportedAudio
 use symphonia::core::errors::{Error as SymError, Result as SymResult};
 use symphonia::core::packet::PacketRef;
 
-use crate::encode::opus::vorbis_to_wav;
+use crate::channels::vorbis_to_wav;
 
 /// Longest Opus packet: 120 ms at 48 kHz.
 const MAX_FRAMES: usize = 5_760;

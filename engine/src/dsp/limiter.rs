@@ -1,8 +1,8 @@
 //! Look-ahead true-peak limiter.
 //!
 //! ## How the gain is found
-//! 1. **Detect.** Every input sample is interpolated with the true-peak meter's polyphase filter
-//!    ([`crate::loudness::true_peak`], 4× below 96 kHz, 2× below 192 kHz, none above), so
+//! 1. **Detect.** Every input sample is interpolated with the polyphase filter the true-peak
+//!    meter uses ([`super::oversample`], 4× below 96 kHz, 2× below 192 kHz, none above), so
 //!    `p[s]` = the largest of `|x[s]|` and the interpolated points between `s` and `s + 1`,
 //!    over all channels (the gain is linked).
 //! 2. **Hold the neighbourhood.** An interpolated point between `s` and `s + 1` is a weighted
@@ -35,9 +35,9 @@
 
 use std::collections::VecDeque;
 
-use super::Stage;
+use super::oversample::{PolyphaseInterpolator, TAPS};
+use super::{Stage, check_planes};
 use crate::error::{Error, Result};
-use crate::loudness::true_peak::{TAPS, design_branches, interpolated_peaks, oversampling_factor};
 
 /// Limiter settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,7 +85,7 @@ pub struct TruePeakLimiter {
     span: usize,
     /// Release: per-frame factor on the attenuation in nepers.
     release: f64,
-    branches: Vec<[f32; TAPS]>,
+    interpolator: PolyphaseInterpolator,
     /// Per channel: the last `TAPS − 1` input samples, then room for one chunk.
     detect: Vec<Vec<f32>>,
     /// Per channel: the input frames not yet output (`delay` of them between calls), then room
@@ -151,7 +151,7 @@ impl TruePeakLimiter {
             delay,
             span,
             release,
-            branches: design_branches(oversampling_factor(sample_rate)),
+            interpolator: PolyphaseInterpolator::new(sample_rate),
             detect: vec![Vec::with_capacity(TAPS - 1 + CHUNK); channels],
             pending: vec![Vec::with_capacity(delay + CHUNK); channels],
             peaks: vec![0.0; CHUNK],
@@ -234,7 +234,7 @@ impl TruePeakLimiter {
                 let a = x.abs();
                 *p = if a > *p { a } else { *p };
             }
-            interpolated_peaks(&self.branches, det, peaks);
+            self.interpolator.peaks_into(det, peaks);
         }
         // 3. Gain per output frame k = s − (lookahead − 1 + BEFORE).
         let ceiling = self.ceiling;
@@ -314,21 +314,19 @@ impl Stage for TruePeakLimiter {
         self.channels
     }
 
-    fn process(&mut self, input: &[Vec<f32>], output: &mut [Vec<f32>]) {
+    fn process(&mut self, input: &[Vec<f32>], output: &mut [Vec<f32>]) -> Result<()> {
+        check_planes("limiter", self.channels, input)?;
         let frames = input.first().map_or(0, Vec::len);
-        if input.len() < self.channels {
-            debug_assert!(false, "limiter fed {} planes for {} channels", input.len(), self.channels);
-            return;
-        }
         let mut pos = 0;
         while pos < frames {
             let m = (frames - pos).min(CHUNK);
             self.run_chunk(Some(input), pos, m, output, u64::MAX);
             pos += m;
         }
+        Ok(())
     }
 
-    fn finish(&mut self, output: &mut [Vec<f32>]) {
+    fn finish(&mut self, output: &mut [Vec<f32>]) -> Result<()> {
         let limit = self.frames_in;
         let mut left = self.delay;
         while left > 0 {
@@ -337,5 +335,6 @@ impl Stage for TruePeakLimiter {
             left -= m;
         }
         self.reset_stream();
+        Ok(())
     }
 }

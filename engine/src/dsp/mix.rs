@@ -7,7 +7,7 @@
 //! copies the channel to both sides (dual mono). The matrix is not normalised: the pipeline's
 //! gain stage comes after it and sets the level.
 
-use super::Stage;
+use super::{Stage, check_planes};
 use crate::channels::{ChannelRole, default_layout};
 use crate::error::{Error, Result};
 
@@ -95,13 +95,14 @@ impl Stage for ChannelMixer {
         self.matrix.len()
     }
 
-    fn process(&mut self, input: &[Vec<f32>], output: &mut [Vec<f32>]) {
+    fn process(&mut self, input: &[Vec<f32>], output: &mut [Vec<f32>]) -> Result<()> {
+        check_planes("mixer", self.matrix.first().map_or(0, Vec::len), input)?;
         let frames = input.first().map_or(0, Vec::len);
         if self.identity {
             for (o, i) in output.iter_mut().zip(input) {
                 o.extend_from_slice(i);
             }
-            return;
+            return Ok(());
         }
         for (row, out) in self.matrix.iter().zip(output.iter_mut()) {
             let start = out.len();
@@ -115,9 +116,12 @@ impl Stage for ChannelMixer {
                 }
             }
         }
+        Ok(())
     }
 
-    fn finish(&mut self, _output: &mut [Vec<f32>]) {}
+    fn finish(&mut self, _output: &mut [Vec<f32>]) -> Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -126,7 +130,7 @@ mod tests {
 
     fn run(mixer: &mut ChannelMixer, input: &[Vec<f32>]) -> Vec<Vec<f32>> {
         let mut out = vec![Vec::new(); mixer.output_channels()];
-        mixer.process(input, &mut out);
+        mixer.process(input, &mut out).expect("planes match the layout");
         out
     }
 

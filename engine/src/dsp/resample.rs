@@ -20,7 +20,7 @@
 use rubato::audioadapter_buffers::direct::SequentialSliceOfVecs;
 use rubato::{Fft, FixedSync, Indexing, Resampler as _};
 
-use super::Stage;
+use super::{Stage, check_planes};
 use crate::error::{Error, Result};
 
 /// The sample type inside the FFT resampler.
@@ -69,6 +69,8 @@ impl std::fmt::Debug for Resampler {
 /// rubato's resampler and the block buffers around it.
 struct FftCore {
     fft: Fft<Sample>,
+    /// (from, to) sample rates, Hz, for error reports.
+    rates: (u32, u32),
     block_in: usize,
     block_out: usize,
     /// One input block per channel, `filled` frames valid.
@@ -144,6 +146,7 @@ impl FftCore {
         let to_trim = fft.output_delay();
         Ok(FftCore {
             fft,
+            rates: (from_rate, to_rate),
             block_in,
             block_out,
             input: vec![vec![0.0; block_in]; channels],
@@ -156,21 +159,23 @@ impl FftCore {
     /// Resamples the current input block (`partial` valid frames, the rest silence) and
     /// appends at most `limit` of the resulting frames, after the delay trim, to `out`.
     /// Returns the number appended.
-    fn run_block(&mut self, partial: usize, out: &mut [Vec<f32>], limit: u64) -> usize {
+    ///
+    /// # Errors
+    /// [`Error::ResamplerRefused`] when rubato refuses the block (not expected with buffers
+    /// sized from the resampler itself, but a refused block must not turn into silence).
+    fn run_block(&mut self, partial: usize, out: &mut [Vec<f32>], limit: u64) -> Result<usize> {
         let channels = self.input.len();
         let indexing = Indexing::new().partial_len(partial);
-        let ok = match (
+        let done = match (
             SequentialSliceOfVecs::new(&self.input, channels, self.block_in),
             SequentialSliceOfVecs::new_mut(&mut self.output, channels, self.block_out),
         ) {
-            (Ok(i), Ok(mut o)) => self.fft.process_into_buffer(&i, &mut o, Some(&indexing)).is_ok(),
-            _ => false,
+            (Ok(i), Ok(mut o)) => self.fft.process_into_buffer(&i, &mut o, Some(&indexing)).map_err(|e| e.to_string()),
+            (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
         };
-        if !ok {
-            // Cannot happen with buffers sized from the resampler itself; keep the length
-            // contract with silence rather than panic.
-            debug_assert!(false, "rubato refused a block it sized itself");
-            self.output.iter_mut().for_each(|p| p.fill(0.0));
+        if let Err(reason) = done {
+            let (from_rate, to_rate) = self.rates;
+            return Err(Error::ResamplerRefused { from_rate, to_rate, frames: partial, reason });
         }
         self.filled = 0;
         let skip = self.to_trim.min(self.block_out);
@@ -179,7 +184,7 @@ impl FftCore {
         for (o, p) in out.iter_mut().zip(&self.output) {
             o.extend(p[skip..skip + n].iter().map(|&s| s as f32));
         }
-        n
+        Ok(n)
     }
 
     fn reset(&mut self) {
@@ -207,7 +212,8 @@ impl Stage for Resampler {
         self.channels
     }
 
-    fn process(&mut self, input: &[Vec<f32>], output: &mut [Vec<f32>]) {
+    fn process(&mut self, input: &[Vec<f32>], output: &mut [Vec<f32>]) -> Result<()> {
+        check_planes("resampler", self.channels, input)?;
         let frames = input.first().map_or(0, Vec::len);
         self.frames_in += frames as u64;
         let Some(core) = self.core.as_mut() else {
@@ -215,7 +221,7 @@ impl Stage for Resampler {
                 o.extend(i.iter().map(|&x| if x.is_finite() { x } else { 0.0 }));
             }
             self.frames_out += frames as u64;
-            return;
+            return Ok(());
         };
         let mut pos = 0;
         while pos < frames {
@@ -229,21 +235,23 @@ impl Stage for Resampler {
             pos += n;
             if core.filled == core.block_in {
                 // Never more than the stream's total: a full block cannot get there anyway.
-                self.frames_out += core.run_block(core.block_in, output, u64::MAX) as u64;
+                self.frames_out += core.run_block(core.block_in, output, u64::MAX)? as u64;
             }
         }
+        Ok(())
     }
 
-    fn finish(&mut self, output: &mut [Vec<f32>]) {
+    fn finish(&mut self, output: &mut [Vec<f32>]) -> Result<()> {
         let target = self.output_frames_for(self.frames_in);
         if let Some(core) = self.core.as_mut() {
             while self.frames_out < target {
                 let partial = core.filled;
-                self.frames_out += core.run_block(partial, output, target - self.frames_out) as u64;
+                self.frames_out += core.run_block(partial, output, target - self.frames_out)? as u64;
             }
             core.reset();
         }
         self.frames_in = 0;
         self.frames_out = 0;
+        Ok(())
     }
 }

@@ -19,6 +19,7 @@ use opusic_c::multistream::Config;
 use opusic_c::{Application, Bitrate, Channels, SampleRate};
 
 use super::{EncodeOptions, sanitize, unbuffer};
+use crate::channels::vorbis_to_wav;
 use crate::error::{Error, Result};
 
 /// Ogg stream serial number of the Opus stream.
@@ -44,21 +45,6 @@ pub(crate) fn family1_table(channels: usize) -> Option<(u8, u8, &'static [u8])> 
         8 => (5, 3, &[0, 6, 1, 2, 3, 4, 5, 7]),
         _ => return None,
     })
-}
-
-/// For each channel in Vorbis order, the index of the same speaker in WAV/SMPTE order
-/// (ascending WAVE_FORMAT_EXTENSIBLE mask bits, which is also symphonia's plane order).
-pub(crate) fn vorbis_to_wav(channels: usize) -> &'static [usize] {
-    match channels {
-        3 => &[0, 2, 1],
-        5 => &[0, 2, 1, 3, 4],
-        6 => &[0, 2, 1, 4, 5, 3],
-        7 => &[0, 2, 1, 5, 6, 4, 3],
-        8 => &[0, 2, 1, 6, 7, 4, 5, 3],
-        1 => &[0],
-        2 => &[0, 1],
-        _ => &[0, 1, 2, 3],
-    }
 }
 
 fn opus_error(e: opusic_c::ErrorCode) -> Error {

@@ -81,7 +81,7 @@ impl KWeightingCoefficients {
 }
 
 // The analog prototypes.
-const SHELF_F0: f64 = 1681.974_450_955_533;
+const SHELF_F0: f64 = 1_681.974_450_955_533;
 const SHELF_GAIN_DB: f64 = 3.999_843_853_973_347;
 const SHELF_Q: f64 = 0.707_175_236_955_419_6;
 const SHELF_VB_EXPONENT: f64 = 0.499_666_774_154_541_6;

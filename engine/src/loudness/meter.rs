@@ -14,6 +14,7 @@ use super::kweight::KWeighting;
 use super::true_peak::TruePeak;
 use crate::channels::ChannelRole;
 use crate::error::{Error, Result};
+use crate::threads::Threads;
 
 /// How a one-channel stream is weighted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -239,8 +240,8 @@ impl LoudnessMeter {
 /// Blocks queued for a [`ThreadedMeter`]'s true-peak thread.
 const TRUE_PEAK_QUEUE_BLOCKS: usize = 8;
 
-/// A [`LoudnessMeter`] that measures the true peak on a second thread (or on the caller's,
-/// when [`crate::process::set_pipelined`] turned helper threads off).
+/// A [`LoudnessMeter`] that measures the true peak on a second thread (or on the caller's, with
+/// [`Threads::Single`]).
 ///
 /// True-peak oversampling costs about as much as the rest of the meter together, so splitting
 /// it off nearly halves the wall time of a measurement on a machine with a free core; the
@@ -254,12 +255,13 @@ pub struct ThreadedMeter {
 }
 
 impl ThreadedMeter {
-    /// A meter for `sample_rate` Hz with one weight per channel, true peak included.
+    /// A meter for `sample_rate` Hz with one weight per channel, true peak included, on a
+    /// helper thread when `threads` is [`Threads::Pipelined`].
     ///
     /// # Errors
     /// As [`LoudnessMeter::new`], and [`Error::Io`] if the thread cannot be started.
-    pub fn new(sample_rate: u32, weights: &[f64]) -> Result<Self> {
-        if !crate::process::pipelined() {
+    pub fn new(sample_rate: u32, weights: &[f64], threads: Threads) -> Result<Self> {
+        if threads == Threads::Single {
             // One thread: the plain meter measures the true peak itself.
             let meter = LoudnessMeter::new(sample_rate, weights, MeterOptions { true_peak: true })?;
             return Ok(ThreadedMeter { meter, queue: None, worker: None });

@@ -1,0 +1,62 @@
+//! Phase `measure` (pass 1): decode → meter the input as it is; when the channel count or rate
+//! changes, also mix → resample → meter, so the gain is computed on the signal that will be
+//! encoded.
+
+use crate::analyze::Analysis;
+use crate::decode::Decoder;
+use crate::dsp::{Stage, StageChain};
+use crate::error::Result;
+use crate::loudness::{LoudnessReport, ThreadedMeter, channel_weights};
+
+use super::{Job, Progress};
+
+/// What the measure phase found.
+#[derive(Debug)]
+pub(super) struct Measured {
+    /// The input, as it is.
+    pub(super) input: Analysis,
+    /// Loudness of the signal as it will be encoded, before gain.
+    pub(super) pre: LoudnessReport,
+}
+
+/// Runs pass 1 on the decoder the plan was made from.
+pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder) -> Result<Measured> {
+    job.passes.count();
+    let (plan, mono_mode) = (&job.plan, job.spec.mono_mode);
+    let info = decoder.info().clone();
+    let total = info.declared_frames;
+    let progress = |frames_done, frames_total| {
+        (job.progress)(Progress { pass: 1, frames_done, frames_total, sample_rate: plan.in_rate });
+    };
+    let mut meter_in = ThreadedMeter::new(info.sample_rate, &channel_weights(&info.layout, mono_mode), job.threads)?;
+    let mut conversion = plan.conversion_stages()?;
+    let mut chain = StageChain::new(conversion.iter_mut().map(|s| &mut **s as &mut dyn Stage).collect());
+    let mut meter_pre = match chain.is_empty() {
+        false => Some(ThreadedMeter::new(plan.out_rate, &channel_weights(&plan.out_layout(), mono_mode), job.threads)?),
+        true => None,
+    };
+    let mut blocks = 0u32;
+    while let Some(block) = decoder.next_block()? {
+        meter_in.process(block);
+        if let Some(m) = &mut meter_pre {
+            m.process(chain.process(block)?);
+        }
+        blocks += 1;
+        if blocks.is_multiple_of(64) {
+            progress(decoder.frames(), total);
+        }
+    }
+    if let Some(m) = &mut meter_pre {
+        m.process(chain.finish()?);
+    }
+    progress(decoder.frames(), Some(decoder.frames()));
+    let input = Analysis {
+        mono_mode: (info.channels() == 1).then_some(mono_mode),
+        frames: decoder.frames(),
+        loudness: meter_in.report(),
+        warnings: decoder.warnings(),
+        info,
+    };
+    let pre = meter_pre.map_or_else(|| input.loudness.clone(), ThreadedMeter::report);
+    Ok(Measured { input, pre })
+}

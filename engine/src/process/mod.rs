@@ -1,0 +1,150 @@
+//! The processing job: bring a file to a loudness target under a true-peak ceiling, at the
+//! wanted rate, channel count and format, and report what was done and measured.
+//!
+//! A job is a short sequence of named phases ([`run_job`]), each in its own file:
+//! 1. [`measure`](measure::measure) — pass 1: decode → meter the input (and, when the channel
+//!    count or rate changes, mix → resample → meter the signal that will be encoded);
+//! 2. the [`Level`](level::Level) the measurement asks for (gain, ceiling, pass-through);
+//! 3. [`calibrate_limiter`](calibrate::calibrate_limiter) — `limit` mode: dry runs of the apply
+//!    pass measure how much loudness the limiter takes away, and the gain makes it up;
+//! 4. [`encode_and_verify`](encode_and_verify::encode_and_verify) — the
+//!    [apply pass](apply::apply) (decode → mix → resample → gain → limiter → meter → encode); a
+//!    lossy output is decoded and measured again and, if the codec moved it off the target (or,
+//!    with `strict_peak`, over the ceiling), encoded again;
+//! 5. the [`verdict`](verdict::verdict), then [`tag`](tag::tag) the finished file.
+//!
+//! Every pass decodes a whole file; how many a job may do is [`DECODE_BUDGET`], and how many it
+//! did is [`ProcessReport::passes`]. Memory does not grow with the input's length.
+//!
+//! Outputs are written to a temporary file in the destination directory and renamed into place
+//! only when complete ([`temp_output`]), so a failure or crash never leaves a partial file under
+//! the real name.
+
+mod apply;
+mod budget;
+mod calibrate;
+mod encode_and_verify;
+mod level;
+mod measure;
+mod options;
+mod plan;
+mod report;
+mod spec;
+mod tag;
+mod temp_output;
+mod verdict;
+
+use std::path::Path;
+
+pub use budget::{DECODE_BUDGET, DecodeBudget, LIMIT_CALIBRATION_RUNS, MAX_ENCODE_ATTEMPTS};
+pub use options::{Overwrite, ProcessOptions, Progress};
+pub use report::{OutputMeasurement, ProcessReport};
+pub use spec::{
+    CEILING_TOLERANCE_DB, LOSSY_CORRECTION_LU, PeakMode, Preset, ProcessingSpec, TARGET_TOLERANCE_LU,
+    TRUE_PEAK_HEADROOM_DB,
+};
+
+use crate::decode::Decoder;
+use crate::error::{Error, Result};
+pub use crate::threads::Threads;
+
+use budget::Passes;
+use plan::Plan;
+use temp_output::TempOutput;
+
+/// Runs one job from `input` to `output` (a path whose directory exists), with helper threads
+/// ([`Threads::Pipelined`]). See [`process_file_with`].
+///
+/// # Errors
+/// As [`process_file_with`].
+pub fn process_file(
+    input: &Path,
+    output: &Path,
+    spec: &ProcessingSpec,
+    overwrite: Overwrite,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<ProcessReport> {
+    process_file_with(input, output, spec, &ProcessOptions { overwrite, threads: Threads::Pipelined, progress })
+}
+
+/// Runs one job from `input` to `output` (a path whose directory exists).
+///
+/// `options.progress` is called every few blocks. The output is written to a temporary file
+/// beside it and renamed into place when complete; on any error the temporary file is removed
+/// and no file appears under `output`. With [`Overwrite::Never`] an existing `output` is refused
+/// before any work, and the final rename refuses to replace a file that appeared meanwhile. The
+/// output's bytes and the report do not depend on `options.threads`.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a bad spec, [`Error::OutputExists`], any decode error of the
+/// input, [`Error::Io`] writing the output, [`Error::Encode`], a stage's error
+/// ([`Error::ResamplerRefused`], [`Error::ChannelMismatch`]).
+pub fn process_file_with(
+    input: &Path,
+    output: &Path,
+    spec: &ProcessingSpec,
+    options: &ProcessOptions<'_>,
+) -> Result<ProcessReport> {
+    spec.validate()?;
+    if options.overwrite == Overwrite::Never && output.exists() {
+        return Err(Error::OutputExists { path: output.to_path_buf() });
+    }
+    let temp = TempOutput::create(output)?;
+    let report = guarded(|| run_job(input, &temp.path, spec, options))?;
+    temp.persist(output, options.overwrite)?;
+    Ok(report)
+}
+
+/// Catches a panic anywhere in the job (decoder, DSP, encoder) as an error for this job only.
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|p| Err(Error::DecoderPanic { message: crate::error::panic_message(&*p) }))
+}
+
+/// One running job: what every phase reads, and the decodes done so far.
+struct Job<'a> {
+    input: &'a Path,
+    /// The temporary output the job writes.
+    temp: &'a Path,
+    spec: &'a ProcessingSpec,
+    plan: Plan,
+    threads: Threads,
+    progress: &'a (dyn Fn(Progress) + Sync),
+    /// The input's length, once measured.
+    frames_total: Option<u64>,
+    passes: Passes,
+}
+
+/// The phases of a job, in order.
+fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, options: &ProcessOptions<'_>) -> Result<ProcessReport> {
+    let decoder = Decoder::open_path(input, &spec.limits)?;
+    let plan = Plan::new(spec, decoder.info());
+    let (threads, progress) = (options.threads, options.progress);
+    let mut job = Job { input, temp, spec, plan, threads, progress, frames_total: None, passes: Passes::default() };
+
+    let measured = measure::measure(&mut job, decoder)?;
+    job.frames_total = Some(measured.input.frames);
+    let mut notes = std::mem::take(&mut job.plan.notes);
+    notes.extend(measured.input.warnings.iter().map(|w| format!("input: {w}")));
+    let mut level = level::Level::choose(spec, &measured, &mut notes);
+    notes.extend(job.plan.settle_dither(spec, level.passthrough));
+
+    if spec.mode == PeakMode::Limit && !level.passthrough {
+        level.gain_db = calibrate::calibrate_limiter(&mut job, &level)?;
+    }
+    let encoded = encode_and_verify::encode_and_verify(&mut job, &mut level, &mut notes)?;
+    let target_met = verdict::verdict(spec, &measured, &level, &encoded.measurement.loudness, &mut notes);
+    tag::tag(&job, &encoded.measurement.loudness, &mut notes);
+
+    Ok(ProcessReport {
+        input: measured.input,
+        output: encoded.measurement,
+        spec: spec.clone(),
+        gain_db: level.gain_db,
+        limiter_max_reduction_db: (spec.mode == PeakMode::Limit).then_some(encoded.limiter_reduction),
+        target_met,
+        notes,
+        encode_attempts: encoded.attempts,
+        passes: job.passes.done(),
+    })
+}

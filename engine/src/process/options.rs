@@ -1,0 +1,46 @@
+//! How a job runs, as opposed to what it produces: overwriting, threads, progress reports.
+//! Everything is passed to the job by its caller; nothing is process-wide.
+
+use crate::threads::Threads;
+
+/// Whether an existing output may be replaced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Refuse when the output exists ([`crate::Error::OutputExists`]).
+    #[default]
+    Never,
+    /// Replace it (atomically, by rename).
+    Replace,
+}
+
+/// Progress of a running job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// 1 = measuring, 2 = applying (repeated for limiter calibration and strict-peak re-encodes).
+    pub pass: u8,
+    /// Input frames processed in this pass.
+    pub frames_done: u64,
+    /// Input frames in total, when known.
+    pub frames_total: Option<u64>,
+    /// The input's sample rate (frames per second of audio).
+    pub sample_rate: u32,
+}
+
+/// How [`super::process_file_with`] runs a job. None of it changes the output's bytes.
+pub struct ProcessOptions<'a> {
+    /// Whether an existing output may be replaced.
+    pub overwrite: Overwrite,
+    /// Whether the job may use helper threads.
+    pub threads: Threads,
+    /// Called every few blocks of every pass.
+    pub progress: &'a (dyn Fn(Progress) + Sync),
+}
+
+impl std::fmt::Debug for ProcessOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessOptions")
+            .field("overwrite", &self.overwrite)
+            .field("threads", &self.threads)
+            .finish_non_exhaustive()
+    }
+}
