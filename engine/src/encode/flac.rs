@@ -1,6 +1,6 @@
 //! Streaming FLAC writer (16/24-bit) over `flacenc`'s per-frame encoder.
 //!
-//! Samples are quantised into fixed blocks of [`BLOCK_SIZE`] frames; every [`batch`] blocks are
+//! Samples are quantised into fixed blocks of [`BLOCK_SIZE`] frames; every `batch` blocks are
 //! encoded in parallel with rayon and written in order, so memory is bounded by one batch
 //! whatever the stream's length. STREAMINFO is written first with the sizes unknown and patched
 //! by [`FlacWriter::finish`] (an 8 KiB PADDING block follows it, for tags) with the minimum/maximum frame size, the total sample count and the

@@ -1,23 +1,23 @@
 //! The processing job: bring a file to a loudness target under a true-peak ceiling, at the
 //! wanted rate, channel count and format, and report what was done and measured.
 //!
-//! A job is a short sequence of named phases ([`run_job`]), each in its own file:
-//! 1. [`measure`](measure::measure) — pass 1: decode → meter the input (and, when the channel
-//!    count or rate changes, mix → resample → meter the signal that will be encoded);
-//! 2. the [`Level`](level::Level) the measurement asks for (gain, ceiling, pass-through);
-//! 3. [`calibrate_limiter`](calibrate::calibrate_limiter) — `limit` mode: dry runs of the apply
-//!    pass measure how much loudness the limiter takes away, and the gain makes it up;
-//! 4. [`encode_and_verify`](encode_and_verify::encode_and_verify) — the
-//!    [apply pass](apply::apply) (decode → mix → resample → gain → limiter → meter → encode); a
-//!    lossy output is decoded and measured again and, if the codec moved it off the target (or,
-//!    with `strict_peak`, over the ceiling), encoded again;
-//! 5. the [`verdict`](verdict::verdict), then [`tag`](tag::tag) the finished file.
+//! A job is a short sequence of named phases (`run_job`), each in its own file:
+//! 1. `measure` (`measure.rs`) — pass 1: decode → meter the input (and, when the channel count
+//!    or rate changes, mix → resample → meter the signal that will be encoded);
+//! 2. the `Level` the measurement asks for (`level.rs`: gain, ceiling, pass-through);
+//! 3. `calibrate_limiter` (`calibrate.rs`) — `limit` mode: dry runs of the apply pass measure
+//!    how much loudness the limiter takes away, and the gain makes it up;
+//! 4. `encode_and_verify` (`encode_and_verify.rs`) — the apply pass (`apply.rs`: decode → mix →
+//!    resample → gain → limiter → meter → encode); a lossy output is decoded and measured again
+//!    and, if the codec moved it off the target (or, with `strict_peak`, over the ceiling),
+//!    encoded again;
+//! 5. the `verdict` (`verdict.rs`), then `tag` (`tag.rs`) the finished file.
 //!
 //! Every pass decodes a whole file; how many a job may do is [`DECODE_BUDGET`], and how many it
 //! did is [`ProcessReport::passes`]. Memory does not grow with the input's length.
 //!
 //! Outputs are written to a temporary file in the destination directory and renamed into place
-//! only when complete ([`temp_output`]), so a failure or crash never leaves a partial file under
+//! only when complete (`temp_output.rs`), so a failure or crash never leaves a partial file under
 //! the real name.
 
 mod apply;
