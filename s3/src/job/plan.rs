@@ -144,7 +144,10 @@ pub async fn plan(job: &Job) -> Result<Planned, S3Error> {
                 && r.spec.as_deref() == Some(spec_id.as_str())
         })
     } else {
+        // The output is published before its sidecar: an output whose sidecar is missing (a
+        // job killed in between) is not done yet.
         records_same_job(&existing, src_bucket, src_key, &info, &spec_id)
+            && (!policy.sidecar || dest.store.head(&plan(Clobber::Replace).sidecar_key(), None).await?.is_some())
     };
     if same { Ok(Planned::AlreadyDone(dest)) } else { Ok(Planned::Process(plan(Clobber::Replace))) }
 }
