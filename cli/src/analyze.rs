@@ -20,7 +20,7 @@ pub struct AnalyzeArgs {
     files: Vec<PathBuf>,
     /// Print one JSON document (schema "audioproc.analysis/1") instead of a table.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// Measure a mono file as two identical channels (+3 LU against plain BS.1770 mono), as it
     /// sounds played on both speakers.
     #[arg(long)]
@@ -34,8 +34,8 @@ pub struct AnalyzeArgs {
     /// Refuse sample rates above this (Hz).
     #[arg(long, value_name = "HZ", default_value_t = Limits::default().max_sample_rate)]
     max_sample_rate: u32,
-    /// Worker threads (default: one per core).
-    #[arg(long, short = 'j', value_name = "N")]
+    /// Worker threads (default: one per core; at most 256).
+    #[arg(long, short = 'j', value_name = "N", value_parser = crate::parse_jobs)]
     jobs: Option<usize>,
 }
 

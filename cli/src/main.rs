@@ -7,11 +7,13 @@
 
 mod analyze;
 mod batch;
+mod everyday;
 mod naming;
 mod process;
 mod progress;
 mod remote;
 mod report;
+mod usage;
 mod worker;
 
 use std::process::ExitCode;
@@ -128,6 +130,17 @@ enum Command {
     Worker(worker::WorkerArgs),
 }
 
+/// Most files or messages processed at once (`--jobs`): more threads than this only thrash.
+pub(crate) const MAX_JOBS: usize = 256;
+
+/// `--jobs N`, 1 ≤ N ≤ [`MAX_JOBS`].
+pub(crate) fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number of jobs from 1 to {MAX_JOBS}")),
+    }
+}
+
 /// A rayon pool with `jobs` threads (default: one per core).
 pub(crate) fn thread_pool(jobs: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
     let mut pool = rayon::ThreadPoolBuilder::new();
@@ -139,33 +152,43 @@ pub(crate) fn thread_pool(jobs: Option<usize>) -> anyhow::Result<rayon::ThreadPo
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Batch(args)) = &cli.command {
-        return batch::run(args).unwrap_or_else(|e| {
-            eprintln!("audioproc: {e:#}");
-            ExitCode::from(1)
-        });
-    }
+    let json = match &cli.command {
+        Some(Command::Analyze(a)) => a.json,
+        Some(Command::Process(a)) => a.json,
+        Some(Command::Batch(a)) => a.json,
+        Some(Command::Worker(_)) => false,
+        None => cli.everyday.json,
+    };
     let outcome = match &cli.command {
-        Some(Command::Analyze(args)) => analyze::run(args),
-        Some(Command::Process(args)) => process::run_process(args),
-        Some(Command::Batch(_)) => unreachable!("handled above"),
-        Some(Command::Worker(args)) => worker::run(args),
+        Some(Command::Batch(args)) => batch::run(args),
+        Some(Command::Analyze(args)) => analyze::run(args).map(status),
+        Some(Command::Process(args)) => process::run_process(args).map(status),
+        Some(Command::Worker(args)) => worker::run(args).map(status),
         None if cli.everyday.files.is_empty() => {
             use clap::CommandFactory;
             let _ = Cli::command().print_help();
-            return ExitCode::from(2);
+            return ExitCode::from(usage::EXIT_USAGE);
         }
-        None => process::run_everyday(&cli.everyday),
+        None => process::run_everyday(&cli.everyday).map(status),
     };
-    match outcome {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            // Broken pipes (e.g. `| head`) are not worth a message.
-            if e.downcast_ref::<std::io::Error>().is_none_or(|io| io.kind() != std::io::ErrorKind::BrokenPipe) {
-                eprintln!("audioproc: {e:#}");
-            }
-            ExitCode::from(1)
-        }
+    outcome.unwrap_or_else(|e| failed(&e, json))
+}
+
+/// Exit status 0 when everything succeeded, 1 when something failed.
+fn status(ok: bool) -> ExitCode {
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// Reports a command that could not run: 2 for usage errors, 1 otherwise; one JSON document on
+/// stdout under `--json`.
+fn failed(e: &anyhow::Error, json: bool) -> ExitCode {
+    // Broken pipes (e.g. `| head`) are not worth a message.
+    if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+        return ExitCode::from(1);
     }
+    eprintln!("audioproc: {e:#}");
+    if json {
+        println!("{}", usage::error_document(e));
+    }
+    ExitCode::from(if usage::is_usage(e) { usage::EXIT_USAGE } else { 1 })
 }

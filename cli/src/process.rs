@@ -5,16 +5,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::naming::normalized_name;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use audioproc_engine::encode::Mp3Bitrate;
 use audioproc_engine::{
     Limits, MonoMode, OutputFormat, Overwrite, PeakMode, Preset, ProcessReport, ProcessingSpec, SampleFormat,
 };
 use rayon::prelude::*;
 
+use crate::everyday::{self, PlanError};
 use crate::progress::JobBar;
 use crate::remote::{self, Place};
+use crate::usage::usage;
 use audioproc_engine::report::ProcessDocument;
 
 use crate::report::fmt;
@@ -144,7 +145,7 @@ pub struct ProcessArgs {
     force: bool,
     /// Print one JSON document (schema "audioproc.process/1") instead of a paragraph.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -163,8 +164,8 @@ pub struct EverydayArgs {
     /// Print one JSON document per file (schema "audioproc.process/1"), one per line.
     #[arg(long)]
     pub json: bool,
-    /// Worker threads for several files (default: one per core).
-    #[arg(long, short = 'j', value_name = "N")]
+    /// Worker threads for several files (default: one per core; at most 256).
+    #[arg(long, short = 'j', value_name = "N", value_parser = crate::parse_jobs)]
     pub jobs: Option<usize>,
 }
 
@@ -222,16 +223,21 @@ fn run_one(
 
 /// `audioproc process`.
 pub fn run_process(args: &ProcessArgs) -> anyhow::Result<bool> {
+    if args.output.as_os_str() == "-" {
+        return Err(usage("-o -: audioproc does not write to stdout; name an output file"));
+    }
     let format = match args.spec.format {
         Some(f) => f,
         None => {
             let ext = args.output.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
             match OutputFormat::from_name(&ext) {
                 Some(f) => f,
-                None => bail!(
-                    "cannot tell the output format from {:?}: use a .wav, .flac, .mp3 or .opus name, or --format",
-                    args.output.display().to_string()
-                ),
+                None => {
+                    return Err(usage(format!(
+                        "cannot tell the output format from {:?}: use a .wav, .flac, .mp3 or .opus name, or --format",
+                        args.output.display().to_string()
+                    )));
+                }
             }
         }
     };
@@ -240,10 +246,10 @@ pub fn run_process(args: &ProcessArgs) -> anyhow::Result<bool> {
     let (input, output) = (Place::parse(&args.input)?, Place::parse(&args.output)?);
     if let (Place::S3(a), Place::S3(b)) = (&input, &output) {
         if a.bucket == b.bucket && a.key == b.key {
-            bail!("the output is the input: write the result under another key");
+            return Err(usage("the output is the input: write the result under another key"));
         }
     } else if same_file(&args.input, &args.output) {
-        bail!("the output is the input: use `audioproc --in-place FILE` to replace a file");
+        return Err(usage("the output is the input: use `audioproc --in-place FILE` to replace a file"));
     }
     let start = Instant::now();
     let name = args.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -257,19 +263,23 @@ pub fn run_process(args: &ProcessArgs) -> anyhow::Result<bool> {
 
 /// `audioproc FILE...`.
 pub fn run_everyday(args: &EverydayArgs) -> anyhow::Result<bool> {
+    let plans = everyday::plan_all(args);
+    if let Some(Err(PlanError::Usage(why))) = plans.iter().find(|p| matches!(p, Err(PlanError::Usage(_)))) {
+        return Err(usage(why.clone()));
+    }
     let pool = crate::thread_pool(args.jobs)?;
     let several = args.files.len() > 1;
     let results: Vec<bool> = pool.install(|| {
         args.files
             .par_iter()
-            .map(|input| {
-                let start = Instant::now();
-                let (output, result, elapsed) = match everyday_plan(args, input) {
-                    Ok((output, spec, overwrite)) => {
-                        let (r, e) = run_one(input, &output, &spec, overwrite, !args.json && !several);
-                        (output, r, e)
+            .zip(plans)
+            .map(|(input, plan)| {
+                let (output, result, elapsed) = match plan {
+                    Ok(p) => {
+                        let (r, e) = run_one(input, &p.output, &p.spec, p.overwrite, !args.json && !several);
+                        (p.output, r, e)
                     }
-                    Err(e) => (input.clone(), Err(e), start.elapsed().as_secs_f64()),
+                    Err(e) => (input.clone(), Err(e.to_string()), 0.0),
                 };
                 // Report as each finishes; a failure never stops the others.
                 let _ = report(input, &output, &result, elapsed, args.json, false);
@@ -278,34 +288,6 @@ pub fn run_everyday(args: &EverydayArgs) -> anyhow::Result<bool> {
             .collect()
     });
     Ok(results.iter().all(|ok| *ok))
-}
-
-fn everyday_plan(args: &EverydayArgs, input: &Path) -> Result<(PathBuf, ProcessingSpec, Overwrite), String> {
-    let ext = input.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
-    let same = OutputFormat::from_name(&ext);
-    let format = match (args.spec.format, same) {
-        (Some(f), _) => f,
-        (None, Some(f)) => f,
-        (None, None) if args.in_place => {
-            return Err(format!("--in-place: cannot write .{ext} files (audioproc writes wav, flac, mp3, opus)"));
-        }
-        (None, None) => OutputFormat::Flac,
-    };
-    let spec = args.spec.spec(format);
-    spec.validate().map_err(|e| e.to_string())?;
-    if args.in_place {
-        return Ok((input.to_path_buf(), spec, Overwrite::Replace));
-    }
-    // Keep an .ogg name for Opus-in-Ogg written from an .ogg input.
-    let output = match same {
-        Some(f) if f == format => input.with_file_name(format!(
-            "{}.normalized.{ext}",
-            input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
-        )),
-        _ => normalized_name(input, format),
-    };
-    let overwrite = if args.force { Overwrite::Replace } else { Overwrite::Never };
-    Ok((output, spec, overwrite))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

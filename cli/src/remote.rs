@@ -76,12 +76,10 @@ impl S3Session {
     }
 }
 
-/// The store and key of a local path: its directory and its file name.
+/// The store and key of a local path: its directory and its file name (any bytes).
 fn local_object(path: &Path) -> Result<Object, String> {
-    let name = path.file_name().ok_or_else(|| format!("{}: not a file name", path.display()))?;
-    let name = name.to_str().ok_or_else(|| format!("{}: the file name is not UTF-8", path.display()))?;
-    let dir = path.parent().unwrap_or(Path::new(""));
-    Ok(Object::new(Arc::new(LocalStore::new(dir)), name))
+    let (store, key) = LocalStore::for_file(path).map_err(|e| e.to_string())?;
+    Ok(Object::new(Arc::new(store), key))
 }
 
 impl S3Session {

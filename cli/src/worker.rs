@@ -29,10 +29,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use audioproc_engine::{OutputFormat, ProcessingSpec};
+use audioproc_s3::job::claims::Claims;
 use audioproc_s3::job::{Destination, Job, Object, Outcome, OwnOutput, Policy};
 use audioproc_s3::notification::{Notification, objects_in};
 use audioproc_s3::queue::{self, LONG_POLL, MAX_MESSAGES_PER_RECEIVE, Received, SqsClient};
-use audioproc_s3::{ObjectRef, S3Client, S3Error, S3Store, S3Url};
+use audioproc_s3::{Cancel, ObjectRef, S3Client, S3Error, S3Store, S3Url};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{Instrument, error, info, warn};
@@ -42,6 +43,8 @@ use crate::process::SpecArgs;
 /// A message that must be retried is made visible again after this long at most (sooner when
 /// `--visibility` is shorter).
 const RETRY_DELAY: Duration = Duration::from_secs(10);
+/// How long jobs given up on get to abort their uploads before they are dropped.
+const ABORT_WAIT: Duration = Duration::from_secs(5);
 /// Waits between failed receives: doubling from the first to the last.
 const RECEIVE_BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(30));
 
@@ -57,8 +60,8 @@ pub struct WorkerArgs {
     output: String,
     #[command(flatten)]
     spec: SpecArgs,
-    /// Messages processed at once (default: one per core).
-    #[arg(long, short = 'j', value_name = "N")]
+    /// Messages processed at once (default: one per core; at most 256).
+    #[arg(long, short = 'j', value_name = "N", value_parser = crate::parse_jobs)]
     jobs: Option<usize>,
     /// Seconds a received message stays hidden from other workers; extended every third of
     /// this while it is processed, so a worker that dies hands it on after at most this long.
@@ -101,6 +104,10 @@ struct Worker {
     work_dir: PathBuf,
     /// Receipt handles of the messages being processed, by message id.
     in_flight: Mutex<HashMap<String, String>>,
+    /// The outputs the jobs in flight are writing.
+    claims: Arc<Claims>,
+    /// Aborted when the worker gives up on its jobs in flight: uploads abort between parts.
+    cancel: Cancel,
 }
 
 /// `audioproc worker`. Returns when stopped by a signal (`Ok(true)`); errors only at start-up.
@@ -134,6 +141,8 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<bool> {
             max_input_bytes: args.max_input_bytes,
             work_dir: work_dir.path().to_owned(),
             in_flight: Mutex::new(HashMap::new()),
+            claims: Arc::default(),
+            cancel: Cancel::new(),
         });
         serve(worker, jobs, Duration::from_secs(args.grace), args.health_port).await
     });
@@ -275,7 +284,10 @@ async fn serve(worker: Arc<Worker>, jobs: usize, grace: Duration, health_port: O
         () = reached(&stage, Stage::Abandon) => false,
     };
     if !drained {
-        // Cancel the tasks first (their heartbeats too), then hand their messages back.
+        // Let uploads in progress abort their multipart uploads, then cancel the tasks (their
+        // heartbeats too), then hand their messages back.
+        worker.cancel.abort();
+        let _ = tokio::time::timeout(ABORT_WAIT, async { while tasks.join_next().await.is_some() {} }).await;
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
         let unfinished: Vec<(String, String)> = worker.in_flight().drain().collect();
@@ -411,6 +423,8 @@ impl Worker {
             policy: Policy {
                 own_output: Some(OwnOutput { bucket: out.bucket.clone(), prefix: out.key.clone() }),
                 max_input_bytes: self.max_input_bytes,
+                claims: Some(Arc::clone(&self.claims)),
+                cancel: self.cancel.clone(),
                 ..Policy::service(self.work_dir.clone())
             },
         };

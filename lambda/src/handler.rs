@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use audioproc_s3::job::claims::Claims;
 use audioproc_s3::job::{Destination, Job, Object, Outcome, OwnOutput, Policy};
 use audioproc_s3::{ObjectRef, S3Client, S3Store};
 use serde_json::{Value, json};
@@ -54,6 +55,8 @@ impl From<InvocationFailed> for lambda_runtime::Diagnostic {
 pub struct Handler {
     client: S3Client,
     config: Config,
+    /// The outputs the jobs in flight are writing (two records of one event may collide).
+    claims: Arc<Claims>,
 }
 
 /// Lambda's deadline (epoch milliseconds) as an [`Instant`].
@@ -66,7 +69,7 @@ pub fn deadline_instant(deadline_ms: u64) -> Instant {
 impl Handler {
     /// A handler with this client and configuration.
     pub fn new(client: S3Client, config: Config) -> Self {
-        Handler { client, config }
+        Handler { client, config, claims: Arc::default() }
     }
 
     /// Handles one invocation. `Err` means "fail the invocation" (retryable work remains, or the
@@ -187,6 +190,7 @@ impl Handler {
                 own_output: Some(OwnOutput { bucket: out_bucket.clone(), prefix: c.output_prefix.clone() }),
                 max_input_bytes: c.max_input_bytes,
                 deadline,
+                claims: Some(Arc::clone(&self.claims)),
                 ..Policy::service(c.work_dir.clone())
             },
         };

@@ -52,8 +52,7 @@ impl S3Error {
         E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
     {
         use aws_sdk_s3::error::SdkError;
-        let detail = aws_sdk_s3::error::DisplayErrorContext(err);
-        let message = format!("{what}: {detail}");
+        let message = format!("{what}: {}", one_line(err));
         match err {
             SdkError::ServiceError(ctx) => {
                 let status = ctx.raw().status().as_u16();
@@ -72,6 +71,60 @@ impl S3Error {
     /// The HTTP status of a service error, if the error is one.
     pub fn status<E>(err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
         err.raw_response().map(|r| r.status().as_u16())
+    }
+}
+
+/// Longest description of an SDK error kept in a message.
+const MAX_DETAIL_CHARS: usize = 300;
+
+/// An SDK error in one line: the AWS error code and message and the HTTP status for a service
+/// error; otherwise the chain of causes, each said once (the SDK's debug output runs to
+/// kilobytes).
+pub fn one_line<E>(err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> String
+where
+    E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
+{
+    use aws_sdk_s3::error::SdkError;
+    let text = match err {
+        SdkError::ServiceError(ctx) => {
+            let status = ctx.raw().status().as_u16();
+            let code = ctx.err().code().map_or_else(|| status_name(status).to_owned(), str::to_owned);
+            match ctx.err().message() {
+                Some(m) if !m.is_empty() => format!("{code}: {m} (HTTP {status})"),
+                _ => format!("{code} (HTTP {status})"),
+            }
+        }
+        SdkError::TimeoutError(_) => "timed out".to_owned(),
+        other => {
+            let mut parts: Vec<String> = Vec::new();
+            let mut cause: Option<&dyn std::error::Error> = Some(other);
+            while let Some(c) = cause {
+                let s = c.to_string();
+                if !s.is_empty() && !parts.iter().any(|p| p.contains(&s) || s.contains(p.as_str())) {
+                    parts.push(s);
+                }
+                cause = c.source();
+            }
+            parts.join(": ")
+        }
+    };
+    let text = text.replace(['\n', '\r'], " ");
+    match text.char_indices().nth(MAX_DETAIL_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+/// The name of an HTTP status S3 answers without a body (HEAD requests).
+fn status_name(status: u16) -> &'static str {
+    match status {
+        301 => "PermanentRedirect (the bucket is in another region)",
+        400 => "BadRequest",
+        403 => "AccessDenied",
+        404 => "NotFound",
+        412 => "PreconditionFailed",
+        500..=599 => "ServerError",
+        _ => "Error",
     }
 }
 

@@ -19,6 +19,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod client;
+pub mod digest;
 pub mod error;
 pub mod job;
 pub mod location;

@@ -56,6 +56,16 @@ impl Location {
     }
 }
 
+/// What the output file was when it was written: the skip check trusts an existing output only
+/// if it still is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputFile {
+    /// Size, bytes.
+    pub bytes: u64,
+    /// SHA-256 of its contents, lower-case hex.
+    pub sha256: String,
+}
+
 /// The sidecar document.
 #[derive(Debug, Serialize)]
 pub struct Sidecar {
@@ -66,6 +76,8 @@ pub struct Sidecar {
     pub source: SourceRecord,
     /// The output object (`None` when it was not written).
     pub destination: Option<Location>,
+    /// The output's size and hash (`None` when it was not written).
+    pub output_file: Option<OutputFile>,
     /// Whether a failure was permanent or retryable (`None` on success).
     pub failure: Option<FailureKind>,
     /// [`audioproc_engine::ProcessingSpec::canonical`] of the spec applied (`None` in error
@@ -84,6 +96,8 @@ pub struct Places<'a> {
     pub destination: &'a Location,
     /// The output as shown.
     pub destination_display: &'a str,
+    /// The output's size and hash.
+    pub file: &'a OutputFile,
 }
 
 impl Sidecar {
@@ -95,6 +109,7 @@ impl Sidecar {
             process,
             source: places.source.clone(),
             destination: Some(places.destination.clone()),
+            output_file: Some(places.file.clone()),
             failure: None,
             spec: Some(spec_id.to_owned()),
         }
@@ -106,6 +121,7 @@ impl Sidecar {
             process: ProcessDocument::new(source_display, "", &Err(error.message.clone()), 0.0),
             source: source.clone(),
             destination: None,
+            output_file: None,
             failure: Some(error.kind),
             spec: None,
         }
@@ -127,6 +143,9 @@ pub struct SidecarRecord {
     pub source: SourceRecord,
     /// The output written.
     pub destination: Option<Location>,
+    /// The output's size and hash when it was written (absent in sidecars of older versions).
+    #[serde(default)]
+    pub output_file: Option<OutputFile>,
     /// The spec applied.
     pub spec: Option<String>,
 }

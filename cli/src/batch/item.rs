@@ -39,6 +39,9 @@ impl Context {
 
 /// Runs one input; `None` when the batch was stopped before it began (the next run does it).
 pub async fn run(ctx: &Context, item: Item, id: u64, in_flight: &InFlight) -> Option<Line> {
+    if let Some(why) = item.refused {
+        return Some(Line::new(item.key, None, Status::Failed, Some(why)));
+    }
     let job = ctx.job(&item);
     let source = job.source.display();
     let output = job::plan::output_of(&job).filter(|o| o.store.check_key(&o.key).is_ok()).map(|o| o.display());

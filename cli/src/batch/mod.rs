@@ -56,8 +56,8 @@ pub struct BatchArgs {
     dst: String,
     #[command(flatten)]
     spec: SpecArgs,
-    /// Files processed at once, each on one thread (default: one per core).
-    #[arg(long, short = 'j', value_name = "N")]
+    /// Files processed at once, each on one thread (default: one per core; at most 256).
+    #[arg(long, short = 'j', value_name = "N", value_parser = crate::parse_jobs)]
     jobs: Option<usize>,
     /// Only inputs whose path under SRC matches this glob (repeatable), e.g. '**/*.wav'.
     #[arg(long, value_name = "GLOB")]
@@ -69,11 +69,12 @@ pub struct BatchArgs {
     #[arg(long)]
     dry_run: bool,
     /// Write one JSON line per input here (schema "audioproc.batch-item/1"), as each finishes.
+    /// An existing file is refused unless --force; it may not be inside a local SRC.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     /// Print the final summary as JSON (schema "audioproc.batch/1") on stdout.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// Process inputs again even when their output records the same source and settings.
     #[arg(long)]
     force: bool,
@@ -102,6 +103,9 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
     let spec = args.spec.spec(args.spec.format.unwrap_or(OutputFormat::Flac));
     spec.validate()?;
     roots::check_roots(&src, &dst)?;
+    if let Some(report) = &args.report {
+        roots::check_report(report, &src, args.force)?;
+    }
     let filter = Filter::new(&args.include, &args.exclude, args.shard)?;
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -124,6 +128,11 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
         async move { stop.watch(grace).await }
     });
     let ctx = Arc::new(context(args, &src, &dst, client.as_ref(), spec, jobs, &stop, work.path().to_owned())?);
+    if let Destination::Mirror { store, .. } = &ctx.dest
+        && !args.dry_run
+    {
+        runtime.block_on(store.check_destination()).with_context(|| format!("destination {}", dst.display()))?;
+    }
     let shared = Shared { counts: Arc::default(), in_flight: Arc::default(), stop };
 
     let report_file = match &args.report {

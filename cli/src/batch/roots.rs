@@ -1,10 +1,12 @@
 //! What `batch` works between and on: the SRC and DST roots, the checks that keep them apart,
 //! and the filter that picks inputs (`--include`, `--exclude`, `--shard`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+
+use crate::usage::usage;
 use audioproc_s3::{LocalStore, ObjectStore, S3Client, S3Store, S3Url};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
@@ -78,21 +80,44 @@ pub fn check_roots(src: &Root, dst: &Root) -> anyhow::Result<()> {
     match (src, dst) {
         (Root::Local(s), Root::Local(d)) => {
             if !s.is_dir() {
-                bail!("{}: not a directory", s.display());
+                return Err(usage(format!("{}: not a directory", s.display())));
             }
             let s = s.canonicalize()?;
             let d_abs = if d.exists() { d.canonicalize()? } else { std::path::absolute(d)? };
             if d_abs.starts_with(&s) || s.starts_with(&d_abs) {
-                bail!("the destination must not be inside the source, nor the source inside it");
+                return Err(usage("the destination must not be inside the source, nor the source inside it"));
             }
         }
-        (Root::Local(s), _) if !s.is_dir() => bail!("{}: not a directory", s.display()),
+        (Root::Local(s), _) if !s.is_dir() => return Err(usage(format!("{}: not a directory", s.display()))),
         (Root::S3 { bucket: b1, prefix: p1 }, Root::S3 { bucket: b2, prefix: p2 })
             if b1 == b2 && (p1.starts_with(p2.as_str()) || p2.starts_with(p1.as_str())) =>
         {
-            bail!("the destination prefix must not overlap the source prefix");
+            return Err(usage("the destination prefix must not overlap the source prefix"));
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Refuses a `--report` file that exists (unless `force`) or lies under a local SRC (it could be
+/// one of the inputs, and would be listed as one).
+pub fn check_report(report: &Path, src: &Root, force: bool) -> anyhow::Result<()> {
+    let meta = std::fs::symlink_metadata(report);
+    if let Ok(m) = &meta
+        && !m.is_file()
+    {
+        return Err(usage(format!("--report {}: exists and is not a regular file", report.display())));
+    }
+    if let Root::Local(s) = src {
+        let parent = report.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if let (Ok(s), Ok(p)) = (s.canonicalize(), parent.canonicalize())
+            && p.starts_with(&s)
+        {
+            return Err(usage(format!("--report {}: must not be inside the source directory", report.display())));
+        }
+    }
+    if meta.is_ok() && !force {
+        return Err(usage(format!("--report {}: exists (use --force to replace it)", report.display())));
     }
     Ok(())
 }
@@ -131,7 +156,7 @@ impl Filter {
 fn globs(patterns: &[String]) -> anyhow::Result<GlobSet> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
-        b.add(Glob::new(p).with_context(|| format!("bad glob {p:?}"))?);
+        b.add(Glob::new(p).map_err(|e| usage(format!("bad glob {p:?}: {e}")))?);
     }
     Ok(b.build()?)
 }
@@ -177,5 +202,22 @@ mod tests {
         assert!(check_roots(&src, &Root::Local(dir.path().to_owned())).is_err());
         assert!(check_roots(&src, &Root::Local(dir.path().join("dst"))).is_ok());
         assert!(check_roots(&Root::Local(dir.path().join("none")), &s3("x/")).is_err());
+    }
+
+    #[test]
+    fn a_report_file_that_exists_or_lies_under_src_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        let src = Root::Local(dir.path().join("src"));
+        std::fs::write(dir.path().join("src/a.wav"), b"x").unwrap();
+        std::fs::write(dir.path().join("old.jsonl"), b"x").unwrap();
+        for force in [false, true] {
+            assert!(check_report(&dir.path().join("src/a.wav"), &src, force).is_err(), "an input");
+            assert!(check_report(&dir.path().join("src/new.jsonl"), &src, force).is_err(), "under SRC");
+        }
+        assert!(check_report(&dir.path().join("old.jsonl"), &src, false).is_err());
+        assert!(check_report(&dir.path().join("old.jsonl"), &src, true).is_ok());
+        assert!(check_report(&dir.path().join("new.jsonl"), &src, false).is_ok());
+        assert!(check_report(dir.path(), &src, true).is_err(), "a directory");
     }
 }

@@ -31,6 +31,8 @@ use crate::error::S3Error;
 use crate::sidecar::{Location, Sidecar};
 use crate::store::{Cancel, ObjectStore};
 
+pub mod claims;
+pub mod existing;
 pub mod outcome;
 pub mod plan;
 pub mod work;
@@ -147,6 +149,9 @@ pub struct Policy {
     pub compute_slots: Option<Arc<Semaphore>>,
     /// The engine's progress.
     pub progress: Option<ProgressFn>,
+    /// Outputs being written by this front end's jobs in flight (shared by every clone of the
+    /// policy): two inputs with one output name are never processed at once.
+    pub claims: Option<Arc<claims::Claims>>,
 }
 
 impl std::fmt::Debug for Policy {
@@ -180,6 +185,7 @@ impl Policy {
             error_reports: true,
             compute_slots: None,
             progress: None,
+            claims: Some(Arc::default()),
         }
     }
 }

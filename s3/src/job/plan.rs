@@ -1,13 +1,14 @@
 //! Phase 1 of the job: everything decided before a byte of audio is read — the guards, the
 //! output key, the size cap and the deadline, and what to do about an existing output.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::{DEADLINE_RESERVE_S, Destination, Existing, Job, MIN_THROUGHPUT_BYTES_PER_S, Object};
+use super::claims::{Claim, Held};
+use super::existing::{self, Decision};
+use super::{DEADLINE_RESERVE_S, Destination, Job, MIN_THROUGHPUT_BYTES_PER_S, Object};
 use crate::error::S3Error;
 use crate::location::{ERROR_SUFFIX, REPORT_SUFFIX, output_key};
-use crate::metadata::records_same_job;
-use crate::sidecar::{MAX_SIDECAR_BYTES, SidecarRecord};
 use crate::store::{Clobber, ObjectInfo};
 
 /// What [`plan`] decided.
@@ -35,6 +36,8 @@ pub struct Plan {
     pub source: ObjectInfo,
     /// Whether publishing may replace an existing output.
     pub clobber: Clobber,
+    /// The output's name, held while the job runs.
+    _claim: Option<Arc<Claim>>,
 }
 
 impl Plan {
@@ -88,11 +91,18 @@ pub async fn plan(job: &Job) -> Result<Planned, S3Error> {
     {
         return Ok(Planned::Ignored("key is under our own output prefix"));
     }
+    if src_key.ends_with('/') {
+        return Ok(Planned::Ignored("key is a folder marker"));
+    }
     let (dest, error_report) = match destination(job).and_then(|d| d.0.store.check_key(&d.0.key).map(|()| d)) {
         Ok(d) => d,
         Err(e) => return Ok(Planned::Refused(e)),
     };
     let error_report = error_report.filter(|_| policy.error_reports);
+    if let Destination::Exact(_) = &job.dest {
+        // A one-off job: a missing bucket should fail now, not after the processing.
+        dest.store.check_destination().await?;
+    }
 
     let info = job
         .source
@@ -121,41 +131,34 @@ pub async fn plan(job: &Job) -> Result<Planned, S3Error> {
         }
     }
 
-    let plan = |clobber| Plan { dest: dest.clone(), error_report: error_report.clone(), source: info.clone(), clobber };
-    if policy.existing == Existing::Replace {
-        return Ok(Planned::Process(plan(Clobber::Replace)));
-    }
-    let Some(existing) = dest.store.head(&dest.key, None).await? else {
-        let clobber = if policy.existing == Existing::Refuse { Clobber::Never } else { Clobber::Replace };
-        return Ok(Planned::Process(plan(clobber)));
+    let claim = match (&policy.claims, &job.dest) {
+        (Some(claims), Destination::Mirror { .. }) => match claims.claim(&dest.display(), &job.source.display()) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(Held::BySame) => {
+                return Err(S3Error::retryable(format!("{} is being processed by another job", job.source.display())));
+            }
+            Err(Held::ByOther(other)) => {
+                return Err(S3Error::permanent(format!(
+                    "{}: its output {} is also the output of {other}, which has the same name but another \
+                     extension; rename one of them (or process them into different folders)",
+                    job.source.display(),
+                    dest.display()
+                )));
+            }
+        },
+        _ => None,
     };
-    if policy.existing == Existing::Refuse {
-        return Err(S3Error::permanent(format!("{} already exists (use --force to replace it)", dest.display())));
+    let sidecar_key = format!("{}{REPORT_SUFFIX}", dest.key);
+    match existing::decide(job, &dest, &sidecar_key, &info).await? {
+        Decision::AlreadyDone => Ok(Planned::AlreadyDone(dest)),
+        Decision::Write(clobber) => {
+            Ok(Planned::Process(Plan { dest, error_report, source: info, clobber, _claim: claim }))
+        }
     }
-    let spec_id = job.spec.canonical();
-    let same = if existing.metadata.is_empty() {
-        // No metadata (a local file): the sidecar is the record.
-        let sidecar = plan(Clobber::Replace).sidecar_key();
-        let record = dest.store.get_bytes(&sidecar, MAX_SIDECAR_BYTES).await.ok().flatten();
-        record.as_deref().and_then(SidecarRecord::parse).is_some_and(|r| {
-            r.ok && r.source.bucket == src_bucket
-                && r.source.key == src_key
-                && r.source.etag.as_deref() == Some(info.etag.as_str())
-                && r.spec.as_deref() == Some(spec_id.as_str())
-        })
-    } else {
-        // The output is published before its sidecar: an output whose sidecar is missing (a
-        // job killed in between) is not done yet.
-        records_same_job(&existing, src_bucket, src_key, &info, &spec_id)
-            && (!policy.sidecar || dest.store.head(&plan(Clobber::Replace).sidecar_key(), None).await?.is_some())
-    };
-    if same { Ok(Planned::AlreadyDone(dest)) } else { Ok(Planned::Process(plan(Clobber::Replace))) }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use audioproc_engine::{OutputFormat, Preset, ProcessingSpec};
 
     use super::*;

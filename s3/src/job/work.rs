@@ -7,7 +7,7 @@ use audioproc_engine::{Error as EngineError, Overwrite, ProcessOptions, ProcessR
 use super::{Job, Plan, Timings, Written};
 use crate::error::S3Error;
 use crate::metadata::output_metadata;
-use crate::sidecar::{Places, Sidecar, SourceRecord};
+use crate::sidecar::{OutputFile, Places, Sidecar, SourceRecord};
 use crate::store::{Fetched, PutOptions};
 
 fn secs(since: Instant) -> f64 {
@@ -52,12 +52,12 @@ pub async fn execute(job: &Job, plan: &Plan, started: Instant) -> Result<Written
     };
     unless_stopping(job)?;
     let compute_started = Instant::now();
-    let (staged, report) = compute(job, plan, input).await?;
+    let (staged, report, file) = compute(job, plan, input).await?;
     drop(slot);
     let process_s = secs(compute_started);
 
     let publish_started = Instant::now();
-    let sidecar = publish(job, plan, staged, &report, started).await?;
+    let sidecar = publish(job, plan, Staged { path: staged, file }, &report, started).await?;
     Ok(Written {
         dest: plan.dest.location(),
         dest_display: plan.dest.display(),
@@ -79,12 +79,25 @@ pub async fn fetch(job: &Job, plan: &Plan) -> Result<Fetched, S3Error> {
         .await
 }
 
-/// Phase 3: the engine, on a blocking thread, into a staged temporary file. The input is
-/// released as soon as the engine is done with it.
+/// A computed output, not yet published.
+#[derive(Debug)]
+pub struct Staged {
+    /// The temporary file.
+    pub path: tempfile::TempPath,
+    /// Its size and hash, for the sidecar.
+    pub file: OutputFile,
+}
+
+/// Phase 3: the engine, on a blocking thread, into a staged temporary file (then hashed, for
+/// the sidecar). The input is released as soon as the engine is done with it.
 ///
 /// # Errors
 /// Permanent for anything about the audio; retryable for local I/O.
-pub async fn compute(job: &Job, plan: &Plan, input: Fetched) -> Result<(tempfile::TempPath, ProcessReport), S3Error> {
+pub async fn compute(
+    job: &Job,
+    plan: &Plan,
+    input: Fetched,
+) -> Result<(tempfile::TempPath, ProcessReport, OutputFile), S3Error> {
     let suffix = format!(".{}", job.spec.format.extension());
     let staged = plan.dest.store.stage(&plan.dest.key, &suffix, &job.policy.work_dir)?;
     let (spec, threads, progress) = (job.spec.clone(), job.policy.threads, job.policy.progress.clone());
@@ -98,12 +111,14 @@ pub async fn compute(job: &Job, plan: &Plan, input: Fetched) -> Result<(tempfile
         let options = ProcessOptions { overwrite: Overwrite::Replace, threads, progress: &report_progress };
         let result = process_file_with(input.path(), &output, &spec, &options);
         drop(input);
-        result
+        result.map(|report| (report, crate::digest::sha256_file(&output)))
     })
     .await
     .map_err(|e| S3Error::retryable(format!("the processing task failed: {e}")))?
     .map_err(|e| engine_error(&job.source.display(), e))?;
-    Ok((staged, report))
+    let (report, hashed) = report;
+    let (sha256, bytes) = hashed.map_err(|e| S3Error::retryable(format!("reading the output back: {e}")))?;
+    Ok((staged, report, OutputFile { bytes, sha256 }))
 }
 
 /// Engine errors: a failing local disk is retryable, everything about the audio is permanent.
@@ -123,7 +138,7 @@ fn engine_error(source: &str, e: EngineError) -> S3Error {
 pub async fn publish(
     job: &Job,
     plan: &Plan,
-    staged: tempfile::TempPath,
+    staged: Staged,
     report: &ProcessReport,
     started: Instant,
 ) -> Result<Sidecar, S3Error> {
@@ -133,7 +148,7 @@ pub async fn publish(
         content_type: job.spec.format.mime_type().to_owned(),
         metadata: output_metadata(src.store.bucket(), &src.key, &plan.source, &spec_id, report),
     };
-    dest.store.publish(staged, &dest.key, &options, plan.clobber, &job.policy.cancel).await?;
+    dest.store.publish(staged.path, &dest.key, &options, plan.clobber, &job.policy.cancel).await?;
     let source = SourceRecord::new(src.store.bucket(), &src.key, src.version.as_deref(), Some(&plan.source));
     let (source_display, destination, destination_display) = (src.display(), dest.location(), dest.display());
     let places = Places {
@@ -141,6 +156,7 @@ pub async fn publish(
         source_display: &source_display,
         destination: &destination,
         destination_display: &destination_display,
+        file: &staged.file,
     };
     let sidecar = Sidecar::written(&places, report, &spec_id, secs(started));
     if job.policy.sidecar

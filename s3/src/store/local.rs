@@ -24,12 +24,36 @@ pub struct LocalStore {
     root: PathBuf,
     /// The staging directory, made on first use.
     staging: Mutex<Option<PathBuf>>,
+    /// One file of the root whose name is not UTF-8, under the UTF-8 key that stands for it.
+    alias: Option<(String, std::ffi::OsString)>,
 }
 
 impl LocalStore {
     /// The directory `root` (which need not exist yet: publishing creates what it needs).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        LocalStore { root: root.into(), staging: Mutex::new(None) }
+        LocalStore { root: root.into(), staging: Mutex::new(None), alias: None }
+    }
+
+    /// The directory of `path`, and the key that names `path` in it. A file name that is not
+    /// UTF-8 gets a UTF-8 key (its lossy form) that stands for its exact bytes in this store,
+    /// so such a file can be read and written without being confused with another.
+    ///
+    /// # Errors
+    /// `path` has no file name.
+    pub fn for_file(path: &Path) -> Result<(Self, String), S3Error> {
+        let name =
+            path.file_name().ok_or_else(|| S3Error::permanent(format!("{}: not a file name", path.display())))?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let mut store = LocalStore::new(dir);
+        let key = match name.to_str() {
+            Some(k) => k.to_owned(),
+            None => {
+                let key = name.to_string_lossy().into_owned();
+                store.alias = Some((key.clone(), name.to_owned()));
+                key
+            }
+        };
+        Ok((store, key))
     }
 
     /// The root directory.
@@ -42,6 +66,11 @@ impl LocalStore {
     /// # Errors
     /// A permanent error naming the key.
     pub fn path(&self, key: &str) -> Result<PathBuf, S3Error> {
+        if let Some((alias, name)) = &self.alias
+            && alias == key
+        {
+            return Ok(self.root.join(name));
+        }
         let bad_segment = key.split('/').any(|c| c.is_empty() || c == "." || c == "..");
         let rel = Path::new(key);
         if bad_segment
@@ -149,7 +178,7 @@ impl ObjectStore for LocalStore {
     }
 
     fn display(&self, key: &str) -> String {
-        self.root.join(key).display().to_string()
+        self.path(key).unwrap_or_else(|_| self.root.join(key)).display().to_string()
     }
 
     fn check_key(&self, key: &str) -> Result<(), S3Error> {
@@ -239,6 +268,19 @@ impl ObjectStore for LocalStore {
                 Ok(b) => Ok(Some(b)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(io_error(&path.display().to_string(), e)),
+            }
+        })
+    }
+
+    fn sha256<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, S3Error>> {
+        Box::pin(async move {
+            let path = self.path(key)?;
+            let shown = path.display().to_string();
+            match tokio::task::spawn_blocking(move || crate::digest::sha256_file(&path)).await {
+                Ok(Ok((hash, _))) => Ok(Some(hash)),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Ok(Err(e)) => Err(io_error(&shown, e)),
+                Err(e) => Err(S3Error::retryable(format!("hashing {shown}: {e}"))),
             }
         })
     }

@@ -198,6 +198,24 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// As the store's transfers; permanent when it is larger than `max_bytes`.
     fn get_bytes<'a>(&'a self, key: &'a str, max_bytes: u64) -> BoxFuture<'a, Result<Option<Vec<u8>>, S3Error>>;
 
+    /// Whether outputs can be written here at all (the bucket exists and is reachable), checked
+    /// before the work of a one-off job so that a typo fails in a second, not after processing.
+    ///
+    /// # Errors
+    /// Permanent when the bucket does not exist or access is denied; retryable otherwise.
+    fn check_destination<'a>(&'a self) -> BoxFuture<'a, Result<(), S3Error>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// SHA-256 (lower-case hex) of the object `key`, when the store can tell it without a
+    /// download (a local file); `Ok(None)` otherwise or when it does not exist.
+    ///
+    /// # Errors
+    /// Retryable local I/O errors; permanent for a refused key.
+    fn sha256<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<Option<String>, S3Error>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// Deletes `key` if it exists, logging (not returning) a failure.
     fn delete_quietly<'a>(&'a self, key: &'a str) -> BoxFuture<'a, ()>;
 }

@@ -36,6 +36,18 @@ impl ObjectStore for S3Store {
         &self.bucket
     }
 
+    fn check_destination<'a>(&'a self) -> BoxFuture<'a, Result<(), S3Error>> {
+        Box::pin(async move {
+            match self.client.head_bucket().bucket(&self.bucket).send().await {
+                Ok(_) => Ok(()),
+                Err(e) if S3Error::status(&e) == Some(404) => {
+                    Err(S3Error::permanent(format!("s3://{}: no such bucket", self.bucket)))
+                }
+                Err(e) => Err(S3Error::from_sdk(&format!("checking the bucket s3://{}", self.bucket), &e)),
+            }
+        })
+    }
+
     fn display(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
     }
