@@ -97,6 +97,10 @@ pub enum Error {
         /// The planes it was given.
         actual: usize,
     },
+    /// The caller asked the job to stop ([`crate::ProcessOptions::cancel`]); nothing was
+    /// written under the output's name.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// Shorthand for results with the engine's [`Error`].

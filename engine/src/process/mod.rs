@@ -37,6 +37,7 @@ mod verdict;
 use std::path::Path;
 
 pub use budget::{DECODE_BUDGET, DecodeBudget, LIMIT_CALIBRATION_RUNS, MAX_ENCODE_ATTEMPTS};
+pub(crate) use options::Cancel;
 pub use options::{Overwrite, ProcessOptions, Progress};
 pub use report::{OutputMeasurement, ProcessReport};
 pub use spec::{
@@ -64,19 +65,21 @@ pub fn process_file(
     overwrite: Overwrite,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ProcessReport> {
-    process_file_with(input, output, spec, &ProcessOptions { overwrite, threads: Threads::Pipelined, progress })
+    process_file_with(input, output, spec, &ProcessOptions { overwrite, threads: Threads::Pipelined, progress, cancel: None })
 }
 
 /// Runs one job from `input` to `output` (a path whose directory exists).
 ///
-/// `options.progress` is called every few blocks. The output is written to a temporary file
+/// `options.progress` is called every few blocks; setting `options.cancel` stops the job within
+/// one block with [`Error::Cancelled`]. The output is written to a temporary file
 /// beside it and renamed into place when complete; on any error the temporary file is removed
 /// and no file appears under `output`. With [`Overwrite::Never`] an existing `output` is refused
 /// before any work, and the final rename refuses to replace a file that appeared meanwhile. The
 /// output's bytes and the report do not depend on `options.threads`.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for a bad spec, [`Error::OutputExists`], any decode error of the
+/// [`Error::InvalidParameter`] for a bad spec, [`Error::OutputExists`], [`Error::Cancelled`],
+/// any decode error of the
 /// input, [`Error::Io`] writing the output, [`Error::Encode`], a stage's error
 /// ([`Error::ResamplerRefused`], [`Error::ChannelMismatch`]).
 pub fn process_file_with(
@@ -91,6 +94,7 @@ pub fn process_file_with(
     }
     let temp = TempOutput::create(output)?;
     let report = guarded(|| run_job(input, &temp.path, spec, options))?;
+    Cancel(options.cancel).check()?;
     temp.persist(output, options.overwrite)?;
     Ok(report)
 }
@@ -110,6 +114,8 @@ struct Job<'a> {
     plan: Plan,
     threads: Threads,
     progress: &'a (dyn Fn(Progress) + Sync),
+    /// Checked once per block of every pass.
+    cancel: Cancel<'a>,
     /// The input's length, once measured.
     frames_total: Option<u64>,
     passes: Passes,
@@ -119,8 +125,9 @@ struct Job<'a> {
 fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, options: &ProcessOptions<'_>) -> Result<ProcessReport> {
     let decoder = Decoder::open_path(input, &spec.limits)?;
     let plan = Plan::new(spec, decoder.info());
-    let (threads, progress) = (options.threads, options.progress);
-    let mut job = Job { input, temp, spec, plan, threads, progress, frames_total: None, passes: Passes::default() };
+    let (threads, progress, cancel) = (options.threads, options.progress, Cancel(options.cancel));
+    let mut job =
+        Job { input, temp, spec, plan, threads, progress, cancel, frames_total: None, passes: Passes::default() };
 
     let measured = measure::measure(&mut job, decoder)?;
     job.frames_total = Some(measured.input.frames);
