@@ -68,6 +68,15 @@ pub enum Error {
         /// The output path.
         path: std::path::PathBuf,
     },
+    /// The output exists and is not a regular file (a symbolic link, a FIFO, a device such as
+    /// `/dev/null`, a socket, a directory): replacing it is refused and it is left as it was.
+    #[error("{} is {kind}; only a regular file can be replaced", path.display())]
+    NotARegularFile {
+        /// The output path.
+        path: std::path::PathBuf,
+        /// What it is, in words (`"a character device"`, `"a symbolic link"` …).
+        kind: &'static str,
+    },
     /// An encoder failed (the codec library reported an error).
     #[error("encoder error: {0}")]
     Encode(String),

@@ -16,9 +16,9 @@
 //! Every pass decodes a whole file; how many a job may do is [`DECODE_BUDGET`], and how many it
 //! did is [`ProcessReport::passes`]. Memory does not grow with the input's length.
 //!
-//! Outputs are written to a temporary file in the destination directory and renamed into place
-//! only when complete (`temp_output.rs`), so a failure or crash never leaves a partial file under
-//! the real name.
+//! Outputs are written to a temporary file in the destination directory and placed under the
+//! real name only when complete (`temp_output.rs`, [`crate::output`]), so a failure or crash
+//! never leaves a partial file under the real name.
 
 mod apply;
 mod budget;
@@ -71,16 +71,18 @@ pub fn process_file(
 /// Runs one job from `input` to `output` (a path whose directory exists).
 ///
 /// `options.progress` is called every few blocks; setting `options.cancel` stops the job within
-/// one block with [`Error::Cancelled`]. The output is written to a temporary file
-/// beside it and renamed into place when complete; on any error the temporary file is removed
-/// and no file appears under `output`. With [`Overwrite::Never`] an existing `output` is refused
-/// before any work, and the final rename refuses to replace a file that appeared meanwhile. The
+/// one block with [`Error::Cancelled`]. The output is written to a temporary file beside it and
+/// placed under `output` when complete ([`crate::output::place`]); on any error the temporary
+/// file is removed and no file appears under `output`. Before any work, `output` is checked
+/// ([`crate::output::check_target`]): with [`Overwrite::Never`] anything there is refused (and
+/// the final link refuses a file that appeared meanwhile); with [`Overwrite::Replace`] only a
+/// regular file may be replaced, and the new one takes over its owner and permission bits. The
 /// output's bytes and the report do not depend on `options.threads`.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for a bad spec, [`Error::OutputExists`], [`Error::Cancelled`],
-/// any decode error of the
-/// input, [`Error::Io`] writing the output, [`Error::Encode`], a stage's error
+/// [`Error::InvalidParameter`] for a bad spec, [`Error::OutputExists`],
+/// [`Error::NotARegularFile`], [`Error::Cancelled`], any decode error of the input,
+/// [`Error::Io`] writing the output, [`Error::Encode`], a stage's error
 /// ([`Error::ResamplerRefused`], [`Error::ChannelMismatch`]).
 pub fn process_file_with(
     input: &Path,
@@ -89,9 +91,7 @@ pub fn process_file_with(
     options: &ProcessOptions<'_>,
 ) -> Result<ProcessReport> {
     spec.validate()?;
-    if options.overwrite == Overwrite::Never && output.exists() {
-        return Err(Error::OutputExists { path: output.to_path_buf() });
-    }
+    crate::output::check_target(output, options.overwrite)?;
     let temp = TempOutput::create(output)?;
     let report = guarded(|| run_job(input, &temp.path, spec, options))?;
     Cancel(options.cancel).check()?;

@@ -6,15 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::error::{Error, Result};
 use crate::threads::Threads;
 
-/// Whether an existing output may be replaced.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Overwrite {
-    /// Refuse when the output exists ([`crate::Error::OutputExists`]).
-    #[default]
-    Never,
-    /// Replace it (atomically, by rename).
-    Replace,
-}
+pub use crate::output::Overwrite;
 
 /// Progress of a running job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
