@@ -6,9 +6,10 @@
 //! Front ends that stage outputs themselves (the S3 glue) use these too, so there is one copy of
 //! the rules.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::{File, FileType, Metadata, OpenOptions, Permissions};
 use std::io::ErrorKind;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,11 +79,18 @@ pub fn place(from: &Path, to: &Path, overwrite: Overwrite) -> Result<()> {
     Ok(())
 }
 
+/// The longest file name Linux file systems take, bytes.
+const NAME_MAX: usize = 255;
+/// A longer suffix is left out of a temporary name.
+const MAX_SUFFIX: usize = 32;
+
 /// Creates a new, empty file in `dir` with a name no other file has, from `name_hint` (e.g. the
-/// output's file name, any bytes), this process's id, a counter and `suffix` (e.g. `".wav"`):
-/// `.{name_hint}.audioproc-{pid}-{n}.partial{suffix}`. It gets the mode any new file of the user
-/// gets (`0666 & !umask`), unlike `tempfile`'s `0600`, so that [`place`] gives a new output the
-/// usual permissions.
+/// output's file name: any bytes, `/` and NUL become `_`), this process's id, a counter and
+/// `suffix` (e.g. `".wav"`; one over 32 bytes is left out):
+/// `.{name_hint}.audioproc-{pid}-{n}.partial{suffix}`. The hint is shortened (on a character
+/// boundary when it is UTF-8) so that the name stays within 255 bytes; the pid and counter keep
+/// it unique. The file gets the mode any new file of the user gets (`0666 & !umask`), unlike
+/// `tempfile`'s `0600`, so that [`place`] gives a new output the usual permissions.
 ///
 /// # Errors
 /// [`Error::Io`] when `dir` is missing or not writable.
@@ -93,6 +101,7 @@ pub fn create_new_file(dir: &Path, name_hint: &OsStr, suffix: &str) -> Result<(F
             format!("output directory {} does not exist", dir.display()),
         )));
     }
+    let suffix = if suffix.len() <= MAX_SUFFIX { suffix } else { "" };
     // Unique per process and call; `create_new` refuses to reuse a name.
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     for _ in 0..100 {
@@ -109,12 +118,20 @@ pub fn create_new_file(dir: &Path, name_hint: &OsStr, suffix: &str) -> Result<(F
     Err(Error::Io(std::io::Error::other("could not find a free temporary file name")))
 }
 
-/// `.{hint}{tail}`.
-fn temp_name(hint: &OsStr, tail: &str) -> std::ffi::OsString {
-    let mut name = std::ffi::OsString::from(".");
-    name.push(hint);
-    name.push(tail);
-    name
+/// `.{hint}{tail}`, the hint shortened so that the whole is at most [`NAME_MAX`] bytes.
+fn temp_name(hint: &OsStr, tail: &str) -> OsString {
+    let room = NAME_MAX.saturating_sub(1 + tail.len());
+    let bytes = hint.as_bytes();
+    let cut = match hint.to_str() {
+        // Keep a UTF-8 name UTF-8: cut on a character boundary.
+        Some(text) => (0..=room.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0),
+        None => room.min(bytes.len()),
+    };
+    let mut name = Vec::with_capacity(1 + cut + tail.len());
+    name.push(b'.');
+    name.extend(bytes[..cut].iter().map(|&b| if b == b'/' || b == 0 { b'_' } else { b }));
+    name.extend_from_slice(tail.as_bytes());
+    OsString::from_vec(name)
 }
 
 /// `Never`: link (atomic no-clobber), or check-then-rename where links are not supported.

@@ -146,3 +146,46 @@ fn a_new_file_gets_the_users_default_mode_not_0600() {
     place(&temp, &to, Overwrite::Never).expect("placed");
     assert_eq!(mode(&to), mode(&reference));
 }
+
+#[test]
+fn an_output_name_of_255_bytes_processes_and_leaves_no_temporary_file() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = dir.path().join("in.wav");
+    std::fs::write(&input, wav(&tonal(44_100, 2, 2.0, 0.01), Encoding::Pcm16, WavOptions::default())).expect("write");
+    let quiet = |_| {};
+    let options = ProcessOptions { overwrite: Overwrite::Never, threads: Threads::Single, progress: &quiet, cancel: None };
+    let ascii = format!("{}.wav", "a".repeat(251));
+    let mut not_utf8 = vec![0xffu8; 251];
+    not_utf8.extend_from_slice(b".wav");
+    for name in [OsStr::new(&ascii), OsStr::from_bytes(&not_utf8)] {
+        assert_eq!(name.len(), 255);
+        let output = dir.path().join(name);
+        process_file_with(&input, &output, &ProcessingSpec::new(Preset::Ebu, OutputFormat::Wav), &options)
+            .unwrap_or_else(|e| panic!("{} bytes: {e}", name.len()));
+        assert!(audioproc_engine::analyze_path(&output, &Default::default()).is_ok());
+        let left = std::fs::read_dir(dir.path()).expect("dir").count();
+        assert_eq!(left, 2, "the input and the output, no temporary file");
+        std::fs::remove_file(&output).expect("rm");
+    }
+}
+
+#[test]
+fn temporary_names_stay_within_255_bytes_and_keep_utf8_names_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let accented = format!("{}.flac", "é".repeat(125));
+    let (_, a) = create_new_file(dir.path(), accented.as_ref(), ".flac").expect("created");
+    let (_, b) = create_new_file(dir.path(), accented.as_ref(), ".flac").expect("created");
+    assert_ne!(a, b, "unique");
+    for p in [&a, &b] {
+        let name = p.file_name().expect("name");
+        assert!(name.len() <= 255, "{} bytes", name.len());
+        assert!(name.to_str().is_some_and(|n| n.starts_with(".éé") && n.ends_with(".partial.flac")), "{name:?}");
+    }
+    let (_, c) = create_new_file(dir.path(), "x/y".as_ref(), ".wav").expect("a slash in the hint");
+    assert_eq!(c.parent(), Some(dir.path()));
+    let (_, d) = create_new_file(dir.path(), "x".as_ref(), &".e".repeat(100)).expect("a long suffix is left out");
+    assert!(d.file_name().expect("name").as_bytes().ends_with(b".partial"));
+}
