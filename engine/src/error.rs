@@ -106,6 +106,13 @@ pub enum Error {
         /// The planes it was given.
         actual: usize,
     },
+    /// The input file was written to while the job read it (its length or modification time
+    /// changed between passes): the passes would not agree, so nothing is written.
+    #[error("{} changed while being processed", path.display())]
+    InputChanged {
+        /// The input path.
+        path: std::path::PathBuf,
+    },
     /// The caller asked the job to stop ([`crate::ProcessOptions::cancel`]); nothing was
     /// written under the output's name.
     #[error("cancelled")]

@@ -42,8 +42,19 @@ impl Metadata {
     /// # Errors
     /// A message when the file has tags that cannot be read (the caller reports it as a note).
     pub fn read(path: &Path) -> std::result::Result<Self, String> {
+        let file = std::fs::File::open(path).map_err(|e| format!("tags could not be read: {e}"))?;
+        Self::read_file(&file)
+    }
+
+    /// As [`Metadata::read`], from an open file (read through a handle of its own, from the
+    /// start; `file`'s position is neither used nor moved).
+    ///
+    /// # Errors
+    /// As [`Metadata::read`].
+    pub fn read_file(file: &std::fs::File) -> std::result::Result<Self, String> {
         let options = ParseOptions::new().read_properties(false);
-        let tagged = match Probe::open(path).and_then(|p| Ok(p.options(options).guess_file_type()?)) {
+        let source = crate::decode::FileSource::new(file).map_err(|e| format!("tags could not be read: {e}"))?;
+        let tagged = match Probe::new(std::io::BufReader::new(source)).options(options).guess_file_type() {
             Ok(probe) if probe.file_type().is_none() => return Ok(Metadata::default()),
             Ok(probe) => probe.read().map_err(|e| format!("tags could not be read: {e}"))?,
             Err(e) => return Err(format!("tags could not be read: {e}")),

@@ -14,8 +14,10 @@ mod layout;
 mod limits;
 pub mod mp4;
 pub mod opus;
+mod source;
 
 pub use limits::Limits;
+pub(crate) use source::FileSource;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -145,6 +147,16 @@ impl Decoder {
     pub fn open_path(path: &Path, limits: &Limits) -> Result<Self> {
         let file = File::open(path)?;
         Self::open(file, limits)
+    }
+
+    /// Decodes an open file from its start, through a handle of its own (positioned reads:
+    /// `file`'s own position is neither used nor moved), so that several decoders made from one
+    /// open file read the same file even if its name is taken over meanwhile.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the handle cannot be duplicated, and any error of [`Decoder::open`].
+    pub fn open_file(file: &File, limits: &Limits) -> Result<Self> {
+        Self::open(FileSource::new(file)?, limits)
     }
 
     /// Opens any seekable byte source. The container is found by probing its content.

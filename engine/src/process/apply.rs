@@ -44,7 +44,7 @@ pub(super) fn apply(job: &mut Job<'_>, target: Option<&Path>, gain_db: f64, ceil
     job.passes.count();
     let job = &*job;
     let (plan, spec) = (&job.plan, job.spec);
-    let decoder = Decoder::open_path(job.input, &spec.limits)?;
+    let decoder = job.input.decoder(&spec.limits)?;
     let layout = plan.out_layout();
     let mut conversion = plan.conversion_stages()?;
     let mut gain = Gain::from_db(gain_db, plan.out_channels);

@@ -24,6 +24,7 @@ mod apply;
 mod budget;
 mod calibrate;
 mod encode_and_verify;
+mod input;
 mod level;
 mod measure;
 mod options;
@@ -45,11 +46,11 @@ pub use spec::{
     TRUE_PEAK_HEADROOM_DB,
 };
 
-use crate::decode::Decoder;
 use crate::error::{Error, Result};
 pub use crate::threads::Threads;
 
 use budget::Passes;
+use input::Input;
 use plan::Plan;
 use temp_output::TempOutput;
 
@@ -107,7 +108,8 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 
 /// One running job: what every phase reads, and the decodes done so far.
 struct Job<'a> {
-    input: &'a Path,
+    /// The input, opened once: every pass reads this open file.
+    input: &'a Input,
     /// The temporary output the job writes.
     temp: &'a Path,
     spec: &'a ProcessingSpec,
@@ -123,7 +125,8 @@ struct Job<'a> {
 
 /// The phases of a job, in order.
 fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, options: &ProcessOptions<'_>) -> Result<ProcessReport> {
-    let decoder = Decoder::open_path(input, &spec.limits)?;
+    let input = &Input::open(input)?;
+    let decoder = input.decoder(&spec.limits)?;
     let plan = Plan::new(spec, decoder.info());
     let (threads, progress, cancel) = (options.threads, options.progress, Cancel(options.cancel));
     let mut job =
@@ -141,7 +144,8 @@ fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, options: &ProcessOp
     }
     let encoded = encode_and_verify::encode_and_verify(&mut job, &mut level, &mut notes)?;
     let target_met = verdict::verdict(spec, &measured, &level, &encoded.measurement.loudness, &mut notes);
-    tag::tag(&job, &encoded.measurement.loudness, &mut notes);
+    tag::tag(&job, &encoded.measurement.loudness, &mut notes)?;
+    input.check_unchanged()?;
 
     Ok(ProcessReport {
         input: measured.input,
