@@ -10,14 +10,17 @@
 //! [`Error::DecoderPanic`] for this input only. Caps in [`Limits`] bound channels, sample rate,
 //! packet size and decoded duration before anything is allocated from them.
 
+mod id3v2;
 mod layout;
 mod limits;
 pub mod mp4;
 pub mod opus;
 mod source;
 
+pub use id3v2::MAX_LEADING_TAG_BYTES;
 pub use limits::Limits;
 pub(crate) use source::FileSource;
+use source::SeekableSource;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -170,11 +173,13 @@ impl Decoder {
         if len == 0 {
             return Err(Error::Empty);
         }
-        source.seek(SeekFrom::Start(0))?;
-        let trim = mp4::gapless_trim(&mut source).unwrap_or_default();
-        source.seek(SeekFrom::Start(0))?;
-        let media: Box<dyn MediaSource> = Box::new(SeekableSource { inner: source, len });
-        Self::open_media(media, limits, trim)
+        // Leading ID3v2 tags are skipped by their declared size: the probe gives up after 1 MiB.
+        let start = id3v2::leading_tags_len(&mut source, len)?;
+        let mut view = SeekableSource { inner: source, start, len: len - start };
+        view.seek(SeekFrom::Start(0))?;
+        let trim = mp4::gapless_trim(&mut view).unwrap_or_default();
+        view.seek(SeekFrom::Start(0))?;
+        Self::open_media(Box::new(view), limits, trim)
     }
 
     fn open_media(media: Box<dyn MediaSource>, limits: &Limits, trim: Trim) -> Result<Self> {
@@ -472,32 +477,4 @@ fn copy_planes(buf: &GenericAudioBufferRef<'_>, planes: &mut Vec<Vec<f32>>) -> (
         }
     }
     (spec.rate(), layout_of(spec.channels()), non_finite)
-}
-
-/// Adapts any `Read + Seek` to symphonia's `MediaSource` (seekable, known length).
-struct SeekableSource<S> {
-    inner: S,
-    len: u64,
-}
-
-impl<S: Read> Read for SeekableSource<S> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.inner.read(buf)
-    }
-}
-
-impl<S: Seek> Seek for SeekableSource<S> {
-    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
-        self.inner.seek(pos)
-    }
-}
-
-impl<S: Read + Seek + Send + Sync> MediaSource for SeekableSource<S> {
-    fn is_seekable(&self) -> bool {
-        true
-    }
-
-    fn byte_len(&self) -> Option<u64> {
-        Some(self.len)
-    }
 }

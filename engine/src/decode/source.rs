@@ -1,11 +1,17 @@
-//! A reader over an open file that keeps its own position: every read is a positioned read
-//! (`pread`), so several readers made from one open file (each pass of a job, the tag reader)
-//! never move each other, and all of them read the very file that was opened, whatever happens
-//! to its name meanwhile.
+//! Byte sources for the decoder.
+//!
+//! - [`FileSource`]: a reader over an open file that keeps its own position: every read is a
+//!   positioned read (`pread`), so several readers made from one open file (each pass of a job,
+//!   the tag reader) never move each other, and all of them read the very file that was opened,
+//!   whatever happens to its name meanwhile.
+//! - [`SeekableSource`]: any `Read + Seek` as symphonia's `MediaSource`, from an offset on (the
+//!   bytes after leading ID3v2 tags).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
+
+use symphonia::core::io::MediaSource;
 
 /// An open file read through positioned reads, from its own position.
 #[derive(Debug)]
@@ -47,6 +53,46 @@ impl Seek for FileSource {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek to a negative or overflowing position")
         })?;
         Ok(self.pos)
+    }
+}
+
+/// Adapts any `Read + Seek` to symphonia's `MediaSource` (seekable, known length), as the
+/// bytes from `start` on (after leading ID3v2 tags): positions are relative to `start`.
+pub(super) struct SeekableSource<S> {
+    /// The whole source.
+    pub(super) inner: S,
+    /// Where the view starts in `inner`.
+    pub(super) start: u64,
+    /// The view's length.
+    pub(super) len: u64,
+}
+
+impl<S: Read> Read for SeekableSource<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl<S: Seek> Seek for SeekableSource<S> {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        let to = match pos {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.inner.stream_position()?.saturating_sub(self.start).checked_add_signed(d),
+        };
+        let to = to.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start"))?;
+        self.inner.seek(SeekFrom::Start(self.start + to))?;
+        Ok(to)
+    }
+}
+
+impl<S: Read + Seek + Send + Sync> MediaSource for SeekableSource<S> {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.len)
     }
 }
 
