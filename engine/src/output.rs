@@ -111,7 +111,10 @@ pub fn create_new_file(dir: &Path, name_hint: &OsStr, suffix: &str) -> Result<(F
             Ok(file) => return Ok((file, path)),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
             Err(e) => {
-                return Err(Error::Io(std::io::Error::new(e.kind(), format!("cannot write in {}: {e}", dir.display()))));
+                return Err(Error::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot write in {}: {e}", dir.display()),
+                )));
             }
         }
     }

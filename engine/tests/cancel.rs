@@ -67,10 +67,30 @@ fn cancel_flag_stops_every_pass_and_leaves_no_output_or_temporary_file() {
         s
     };
     let cases: [(&str, ProcessingSpec, Threads, When); 6] = [
-        ("measure", ProcessingSpec::new(Preset::Ebu, OutputFormat::Wav), Threads::Pipelined, When::Report { pass: 1, n: 3 }),
-        ("measure-single", ProcessingSpec::new(Preset::Ebu, OutputFormat::Wav), Threads::Single, When::Report { pass: 1, n: 3 }),
-        ("apply", ProcessingSpec::new(Preset::Ebu, OutputFormat::Flac), Threads::Pipelined, When::Report { pass: 2, n: 3 }),
-        ("apply-single", ProcessingSpec::new(Preset::Ebu, OutputFormat::Flac), Threads::Single, When::Report { pass: 2, n: 3 }),
+        (
+            "measure",
+            ProcessingSpec::new(Preset::Ebu, OutputFormat::Wav),
+            Threads::Pipelined,
+            When::Report { pass: 1, n: 3 },
+        ),
+        (
+            "measure-single",
+            ProcessingSpec::new(Preset::Ebu, OutputFormat::Wav),
+            Threads::Single,
+            When::Report { pass: 1, n: 3 },
+        ),
+        (
+            "apply",
+            ProcessingSpec::new(Preset::Ebu, OutputFormat::Flac),
+            Threads::Pipelined,
+            When::Report { pass: 2, n: 3 },
+        ),
+        (
+            "apply-single",
+            ProcessingSpec::new(Preset::Ebu, OutputFormat::Flac),
+            Threads::Single,
+            When::Report { pass: 2, n: 3 },
+        ),
         ("calibrate", limit, Threads::Pipelined, When::Report { pass: 2, n: 3 }),
         ("verify", ProcessingSpec::new(Preset::Ebu, OutputFormat::Mp3), Threads::Pipelined, When::EndOfPass2),
     ];
@@ -92,7 +112,12 @@ fn an_unset_cancel_flag_changes_nothing() {
     let cancel = AtomicBool::new(false);
     let spec = ProcessingSpec::new(Preset::Ebu, OutputFormat::Flac);
     let quiet = |_| {};
-    let with = ProcessOptions { overwrite: Overwrite::Never, threads: Threads::Pipelined, progress: &quiet, cancel: Some(&cancel) };
+    let with = ProcessOptions {
+        overwrite: Overwrite::Never,
+        threads: Threads::Pipelined,
+        progress: &quiet,
+        cancel: Some(&cancel),
+    };
     let without = ProcessOptions { cancel: None, ..with };
     let (a, b) = (dir.path().join("a.flac"), dir.path().join("b.flac"));
     process_file_with(&input, &a, &spec, &with).expect("not cancelled");

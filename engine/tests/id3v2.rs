@@ -81,10 +81,7 @@ fn an_mp3_with_an_id3v2_tag_of_2_mib_decodes_to_the_same_frames() {
         ("v2.3 PRIV", tag(3, b"PRIV", &[b"audioproc\0".as_slice(), &picture(two_mib)].concat(), false)),
         ("v2.4 APIC", tag(4, b"APIC", &apic(two_mib), false)),
         ("v2.4 APIC with footer", tag(4, b"APIC", &apic(two_mib), true)),
-        (
-            "two tags",
-            [tag(3, b"TIT2", b"\0small", false), tag(4, b"APIC", &apic(two_mib), false)].concat(),
-        ),
+        ("two tags", [tag(3, b"TIT2", b"\0small", false), tag(4, b"APIC", &apic(two_mib), false)].concat()),
     ];
     for (what, prefix) in cases {
         assert!(prefix.len() > two_mib, "{what}");
@@ -101,8 +98,9 @@ fn an_mp3_with_a_2_mib_cover_is_processed_and_keeps_its_cover() {
     let input = dir.path().join("big-cover.mp3");
     std::fs::write(&input, [tag(4, b"APIC", &apic(2 << 20), false), fixture_mp3()].concat()).expect("write");
     let output = dir.path().join("out.flac");
-    let r = process_file(&input, &output, &ProcessingSpec::new(Preset::Ebu, OutputFormat::Flac), Overwrite::Never, &|_| {})
-        .expect("processed");
+    let r =
+        process_file(&input, &output, &ProcessingSpec::new(Preset::Ebu, OutputFormat::Flac), Overwrite::Never, &|_| {})
+            .expect("processed");
     assert_eq!(r.output.frames, 264_600);
     let meta = audioproc_engine::tags::Metadata::read(&output).expect("tags");
     assert_eq!(meta.first_picture().map(<[u8]>::len), Some(2 << 20), "{:?}", r.notes);

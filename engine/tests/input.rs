@@ -29,7 +29,8 @@ fn run_with(input: &Path, output: &Path, during_pass_1: impl Fn() + Sync) -> aud
             during_pass_1();
         }
     };
-    let options = ProcessOptions { overwrite: Overwrite::Never, threads: Threads::Pipelined, progress: &progress, cancel: None };
+    let options =
+        ProcessOptions { overwrite: Overwrite::Never, threads: Threads::Pipelined, progress: &progress, cancel: None };
     let result = process_file_with(input, output, &ProcessingSpec::new(Preset::Ebu, OutputFormat::Flac), &options);
     assert!(done.load(Ordering::SeqCst), "pass 1 reported progress");
     result

@@ -123,7 +123,10 @@ fn never_refuses_an_existing_file_and_a_dangling_symlink() {
     write(&to, b"old", 0o644);
     assert!(matches!(place(&from, &to, Overwrite::Never), Err(Error::OutputExists { .. })));
     assert!(matches!(check_target(&to, Overwrite::Never), Err(Error::OutputExists { .. })));
-    assert_eq!((std::fs::read(&from).expect("from"), std::fs::read(&to).expect("to")), (b"new".to_vec(), b"old".to_vec()));
+    assert_eq!(
+        (std::fs::read(&from).expect("from"), std::fs::read(&to).expect("to")),
+        (b"new".to_vec(), b"old".to_vec())
+    );
     let dangling = dir.path().join("dangling");
     std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).expect("symlink");
     assert!(matches!(place(&from, &dangling, Overwrite::Never), Err(Error::OutputExists { .. })));
@@ -155,7 +158,8 @@ fn an_output_name_of_255_bytes_processes_and_leaves_no_temporary_file() {
     let input = dir.path().join("in.wav");
     std::fs::write(&input, wav(&tonal(44_100, 2, 2.0, 0.01), Encoding::Pcm16, WavOptions::default())).expect("write");
     let quiet = |_| {};
-    let options = ProcessOptions { overwrite: Overwrite::Never, threads: Threads::Single, progress: &quiet, cancel: None };
+    let options =
+        ProcessOptions { overwrite: Overwrite::Never, threads: Threads::Single, progress: &quiet, cancel: None };
     let ascii = format!("{}.wav", "a".repeat(251));
     let mut not_utf8 = vec![0xffu8; 251];
     not_utf8.extend_from_slice(b".wav");

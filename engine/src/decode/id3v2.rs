@@ -25,7 +25,9 @@ pub(super) fn leading_tags_len<S: Read + Seek>(source: &mut S, len: u64) -> Resu
         let end = at + size;
         if end > len {
             return Err(Error::Malformed {
-                reason: format!("the ID3v2 tag at byte {at} claims {size} bytes, past the end of the file ({len} bytes)"),
+                reason: format!(
+                    "the ID3v2 tag at byte {at} claims {size} bytes, past the end of the file ({len} bytes)"
+                ),
             });
         }
         if end > MAX_LEADING_TAG_BYTES {

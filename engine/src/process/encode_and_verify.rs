@@ -77,11 +77,10 @@ pub(super) fn encode_and_verify(job: &mut Job<'_>, level: &mut Level, notes: &mu
 fn measure_written(job: &mut Job<'_>, measurement: &mut OutputMeasurement) -> Result<()> {
     job.passes.count();
     let options = AnalyzeOptions { limits: job.spec.limits.clone(), mono_mode: job.spec.mono_mode };
-    let decoded = analyze_path_with(job.temp, &options, job.threads, job.cancel)
-        .map_err(|e| match e {
-            Error::Cancelled => Error::Cancelled,
-            e => Error::Encode(format!("the encoded output does not decode: {e}")),
-        })?;
+    let decoded = analyze_path_with(job.temp, &options, job.threads, job.cancel).map_err(|e| match e {
+        Error::Cancelled => Error::Cancelled,
+        e => Error::Encode(format!("the encoded output does not decode: {e}")),
+    })?;
     measurement.loudness = decoded.loudness;
     measurement.frames = decoded.frames;
     measurement.measured_after_decoding = true;

@@ -66,7 +66,12 @@ pub fn process_file(
     overwrite: Overwrite,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ProcessReport> {
-    process_file_with(input, output, spec, &ProcessOptions { overwrite, threads: Threads::Pipelined, progress, cancel: None })
+    process_file_with(
+        input,
+        output,
+        spec,
+        &ProcessOptions { overwrite, threads: Threads::Pipelined, progress, cancel: None },
+    )
 }
 
 /// Runs one job from `input` to `output` (a path whose directory exists).
