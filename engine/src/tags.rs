@@ -9,7 +9,7 @@ use lofty::config::{ParseOptions, WriteOptions};
 use lofty::file::TaggedFileExt;
 use lofty::ogg::tag::VorbisComments;
 use lofty::probe::Probe;
-use lofty::tag::{ItemKey, Tag, TagExt, TagType};
+use lofty::tag::{ItemKey, ItemValue, Tag, TagExt, TagItem, TagType};
 
 use crate::encode::OutputFormat;
 
@@ -36,8 +36,8 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    /// Reads the carried fields and pictures from `path`, merging all its tags (the primary
-    /// tag wins). A file without tags, or one `lofty` cannot parse, gives empty metadata.
+    /// Reads the carried fields (every value of each) and pictures from `path`, merging all its
+    /// tags (the primary tag wins). A file without tags, or one `lofty` cannot parse, gives empty metadata.
     ///
     /// # Errors
     /// A message when the file has tags that cannot be read (the caller reports it as a note).
@@ -66,10 +66,13 @@ impl Metadata {
         tags.extend(tagged.tags().iter().filter(|t| Some(t.tag_type()) != tagged.primary_tag().map(Tag::tag_type)));
         let mut meta = Metadata::default();
         for key in CARRIED {
-            if let Some(value) = tags.iter().find_map(|t| t.get_string(key)) {
-                let value = value.trim_end_matches('\0').trim();
-                if !value.is_empty() {
-                    meta.items.push((key, value.to_owned()));
+            // Every value of the first tag that has the field (two ARTIST comments stay two).
+            if let Some(tag) = tags.iter().find(|t| t.get_string(key).is_some()) {
+                for value in tag.get_strings(key) {
+                    let value = value.trim_end_matches('\0').trim();
+                    if !value.is_empty() {
+                        meta.items.push((key, value.to_owned()));
+                    }
                 }
             }
         }
@@ -108,6 +111,13 @@ impl Metadata {
     pub fn get(&self, field: &str) -> Option<&str> {
         let key = key_of(field)?;
         self.items.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a carried field, in order (names as for [`Metadata::get`]): a field
+    /// may have several, e.g. two artists.
+    pub fn get_all(&self, field: &str) -> Vec<&str> {
+        let key = key_of(field);
+        self.items.iter().filter(|(k, _)| Some(*k) == key).map(|(_, v)| v.as_str()).collect()
     }
 
     /// Number of pictures (cover art).
@@ -170,7 +180,8 @@ pub fn write(
     for &tag_type in tag_types {
         let mut tag = Tag::new(tag_type);
         for (key, value) in &meta.items {
-            tag.insert_text(*key, value.clone());
+            // `push`, not `insert`: every value of a multi-valued field is kept.
+            tag.push(TagItem::new(*key, ItemValue::Text(value.clone())));
         }
         if tag_type != TagType::RiffInfo {
             for p in &meta.pictures {
