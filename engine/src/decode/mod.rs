@@ -304,7 +304,8 @@ impl Decoder {
     ///
     /// # Errors
     /// [`Error::Malformed`] on unrecoverable corruption, [`Error::TooManyCorruptPackets`],
-    /// [`Error::LimitExceeded`] when the decoded duration passes the cap, [`Error::DecoderPanic`].
+    /// [`Error::DurationExceeded`] when the decoded duration passes the cap,
+    /// [`Error::DecoderPanic`].
     pub fn next_block(&mut self) -> Result<Option<&[Vec<f32>]>> {
         if std::mem::take(&mut self.pending_primed) {
             return Ok(Some(&self.planes));
@@ -391,12 +392,14 @@ impl Decoder {
                 continue;
             }
             self.frames_out += keep;
-            let max_frames = self.limits.max_duration_s * f64::from(self.info.sample_rate);
-            if self.frames_out as f64 > max_frames {
-                return Err(Error::LimitExceeded {
-                    what: "decoded duration (s)",
-                    value: (self.frames_out / u64::from(self.info.sample_rate)),
-                    limit: self.limits.max_duration_s as u64,
+            let rate = f64::from(self.info.sample_rate);
+            if self.frames_out as f64 > self.limits.max_duration_s * rate {
+                // Decoding stops here: the whole duration is known only if the container says.
+                let declared = self.info.declared_frames.filter(|&d| d > self.frames_out);
+                return Err(Error::DurationExceeded {
+                    duration_s: declared.unwrap_or(self.frames_out) as f64 / rate,
+                    limit_s: self.limits.max_duration_s,
+                    at_least: declared.is_none(),
                 });
             }
             return Ok(true);

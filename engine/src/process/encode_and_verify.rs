@@ -8,9 +8,9 @@ use crate::error::{Error, Result};
 
 use super::apply::apply;
 use super::level::Level;
+use super::verdict;
 use super::{
-    CEILING_TOLERANCE_DB, Job, LOSSY_CORRECTION_LU, MAX_ENCODE_ATTEMPTS, OutputMeasurement, PeakMode, ProcessingSpec,
-    TRUE_PEAK_HEADROOM_DB,
+    Job, LOSSY_CORRECTION_LU, MAX_ENCODE_ATTEMPTS, OutputMeasurement, PeakMode, ProcessingSpec, TRUE_PEAK_HEADROOM_DB,
 };
 
 /// The output as finally written.
@@ -43,18 +43,7 @@ pub(super) fn encode_and_verify(job: &mut Job<'_>, level: &mut Level, notes: &mu
         let next = correction(spec, level, &measurement);
         let changes = (next.gain_db - level.gain_db).abs() >= 0.01 || next.ceiling_dbtp != level.ceiling_dbtp;
         if !changes || attempts >= MAX_ENCODE_ATTEMPTS {
-            if next.overshoot > CEILING_TOLERANCE_DB {
-                notes.push(format!(
-                    "the {} encoder overshoots the true-peak ceiling by {:.2} dB{}",
-                    spec.format.extension(),
-                    next.overshoot,
-                    if spec.strict_peak {
-                        format!(" (after {attempts} attempts)")
-                    } else {
-                        " (use --strict-peak to re-encode lower)".to_owned()
-                    }
-                ));
-            }
+            notes.extend(verdict::peak_overshoot_note(spec, measurement.loudness.true_peak_dbtp, attempts));
             break (measurement, written.limiter_reduction);
         }
         loudness_corrected |= next.gain_db > level.gain_db

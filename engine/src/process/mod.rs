@@ -42,7 +42,7 @@ pub(crate) use options::Cancel;
 pub use options::{Overwrite, ProcessOptions, Progress};
 pub use report::{OutputMeasurement, ProcessReport};
 pub use spec::{
-    CEILING_TOLERANCE_DB, LOSSY_CORRECTION_LU, PeakMode, Preset, ProcessingSpec, TARGET_TOLERANCE_LU,
+    CEILING_TOLERANCE_DB, LOSSY_CORRECTION_LU, MIN_TARGET_LUFS, PeakMode, Preset, ProcessingSpec, TARGET_TOLERANCE_LU,
     TRUE_PEAK_HEADROOM_DB,
 };
 
