@@ -95,7 +95,8 @@ pub async fn compute(job: &Job, plan: &Plan, input: Fetched) -> Result<(tempfile
                 f(p);
             }
         };
-        let options = ProcessOptions { overwrite: Overwrite::Replace, threads, progress: &report_progress, cancel: None };
+        let options =
+            ProcessOptions { overwrite: Overwrite::Replace, threads, progress: &report_progress, cancel: None };
         let result = process_file_with(input.path(), &output, &spec, &options);
         drop(input);
         result
