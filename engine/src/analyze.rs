@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::decode::{Decoder, Limits, StreamInfo};
 use crate::error::{Error, Result, Warning, panic_message};
 use crate::loudness::{LoudnessReport, MonoMode, ThreadedMeter, channel_weights};
+use crate::process::Cancel;
 use crate::threads::Threads;
 
 /// How to analyse.
@@ -46,16 +47,22 @@ impl Analysis {
 /// Any [`Error`] of opening or decoding; a panic anywhere in decoding or metering becomes
 /// [`Error::DecoderPanic`].
 pub fn analyze_path(path: &Path, options: &AnalyzeOptions) -> Result<Analysis> {
-    analyze_path_with(path, options, Threads::Pipelined)
+    analyze_path_with(path, options, Threads::Pipelined, Cancel::NEVER)
 }
 
-/// Analyses the file at `path` with a given thread choice (a job's check of its own output).
+/// Analyses the file at `path` with a given thread choice (a job's check of its own output),
+/// stopping with [`Error::Cancelled`] within one block of `cancel` being set.
 ///
 /// # Errors
 /// As [`analyze_path`].
-pub(crate) fn analyze_path_with(path: &Path, options: &AnalyzeOptions, threads: Threads) -> Result<Analysis> {
+pub(crate) fn analyze_path_with(
+    path: &Path,
+    options: &AnalyzeOptions,
+    threads: Threads,
+    cancel: Cancel<'_>,
+) -> Result<Analysis> {
     let file = std::fs::File::open(path)?;
-    analyze_source_with(file, options, threads)
+    analyze_source_with(file, options, threads, cancel)
 }
 
 /// Analyses any seekable source.
@@ -63,17 +70,18 @@ pub(crate) fn analyze_path_with(path: &Path, options: &AnalyzeOptions, threads: 
 /// # Errors
 /// As [`analyze_path`].
 pub fn analyze_source<S: Read + Seek + Send + Sync + 'static>(source: S, options: &AnalyzeOptions) -> Result<Analysis> {
-    analyze_source_with(source, options, Threads::Pipelined)
+    analyze_source_with(source, options, Threads::Pipelined, Cancel::NEVER)
 }
 
 fn analyze_source_with<S: Read + Seek + Send + Sync + 'static>(
     source: S,
     options: &AnalyzeOptions,
     threads: Threads,
+    cancel: Cancel<'_>,
 ) -> Result<Analysis> {
     catch_unwind(AssertUnwindSafe(|| {
         let mut decoder = Decoder::open(source, &options.limits)?;
-        meter_decoder(&mut decoder, options.mono_mode, threads)
+        meter_decoder(&mut decoder, options.mono_mode, threads, cancel)
     }))
     .unwrap_or_else(|p| Err(Error::DecoderPanic { message: panic_message(&*p) }))
 }
@@ -83,16 +91,18 @@ fn analyze_source_with<S: Read + Seek + Send + Sync + 'static>(
 /// # Errors
 /// Any decode error.
 pub fn analyze_decoder(decoder: &mut Decoder, mono_mode: MonoMode) -> Result<Analysis> {
-    meter_decoder(decoder, mono_mode, Threads::Pipelined)
+    meter_decoder(decoder, mono_mode, Threads::Pipelined, Cancel::NEVER)
 }
 
-/// Runs an opened decoder to the end through a meter.
-fn meter_decoder(decoder: &mut Decoder, mono_mode: MonoMode, threads: Threads) -> Result<Analysis> {
+/// Runs an opened decoder to the end through a meter, checking `cancel` before every block.
+fn meter_decoder(decoder: &mut Decoder, mono_mode: MonoMode, threads: Threads, cancel: Cancel<'_>) -> Result<Analysis> {
     let info = decoder.info().clone();
     let weights = channel_weights(&info.layout, mono_mode);
     let mut meter = ThreadedMeter::new(info.sample_rate, &weights, threads)?;
+    cancel.check()?;
     while let Some(block) = decoder.next_block()? {
         meter.process(block);
+        cancel.check()?;
     }
     Ok(Analysis {
         mono_mode: (info.channels() == 1).then_some(mono_mode),

@@ -38,6 +38,18 @@ pub enum Error {
         /// The configured limit.
         limit: u64,
     },
+    /// The decoded audio is longer than [`crate::decode::Limits::max_duration_s`]. Decoding
+    /// stops at the limit, so the duration is the one the container declares when it declares a
+    /// longer one, and otherwise only known to be more than the limit (`at_least`).
+    #[error("{}", duration_message(*.duration_s, *.limit_s, *.at_least))]
+    DurationExceeded {
+        /// The audio's duration, seconds (with `at_least`: what was decoded before stopping).
+        duration_s: f64,
+        /// The configured limit, seconds.
+        limit_s: f64,
+        /// Whether the real duration is unknown and only more than `duration_s`.
+        at_least: bool,
+    },
     /// A value is below the supported minimum (e.g. a sample rate of 0).
     #[error("{what} {value} is below the minimum of {minimum}")]
     BelowMinimum {
@@ -68,6 +80,15 @@ pub enum Error {
         /// The output path.
         path: std::path::PathBuf,
     },
+    /// The output exists and is not a regular file (a symbolic link, a FIFO, a device such as
+    /// `/dev/null`, a socket, a directory): replacing it is refused and it is left as it was.
+    #[error("{} is {kind}; only a regular file can be replaced", path.display())]
+    NotARegularFile {
+        /// The output path.
+        path: std::path::PathBuf,
+        /// What it is, in words (`"a character device"`, `"a symbolic link"` …).
+        kind: &'static str,
+    },
     /// An encoder failed (the codec library reported an error).
     #[error("encoder error: {0}")]
     Encode(String),
@@ -97,10 +118,37 @@ pub enum Error {
         /// The planes it was given.
         actual: usize,
     },
+    /// The input file was written to while the job read it (its length or modification time
+    /// changed between passes): the passes would not agree, so nothing is written.
+    #[error("{} changed while being processed", path.display())]
+    InputChanged {
+        /// The input path.
+        path: std::path::PathBuf,
+    },
+    /// The caller asked the job to stop ([`crate::ProcessOptions::cancel`]); nothing was
+    /// written under the output's name.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// Shorthand for results with the engine's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// "8.5 s is longer than the limit of 5 s".
+fn duration_message(duration_s: f64, limit_s: f64, at_least: bool) -> String {
+    let (d, l) = (seconds(duration_s), seconds(limit_s));
+    if at_least {
+        format!("the audio is longer than the limit of {l} s (stopped after {d} s)")
+    } else {
+        format!("{d} s is longer than the limit of {l} s")
+    }
+}
+
+/// Seconds with at most two decimals, without trailing zeros: `8.5`, `5`, `0.25`.
+fn seconds(s: f64) -> String {
+    let text = format!("{s:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
 
 /// Renders a panic payload as text.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -7,7 +7,8 @@
 //! [`analyze::analyze_path`] measures a whole file; [`process::process_file`] (or
 //! [`process::process_file_with`], to choose the [`Threads`]) runs a whole normalise-and-convert
 //! job from a [`process::ProcessingSpec`]. Configuration is passed in; there are no process-wide
-//! switches. Nothing here knows about AWS or command lines.
+//! switches. [`output::place`] puts a finished file under its final name safely. Nothing here
+//! knows about AWS or command lines.
 
 #![deny(missing_docs)]
 
@@ -18,6 +19,7 @@ pub mod dsp;
 pub mod encode;
 pub mod error;
 pub mod loudness;
+pub mod output;
 pub mod process;
 pub mod report;
 pub mod tags;

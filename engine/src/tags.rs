@@ -9,7 +9,7 @@ use lofty::config::{ParseOptions, WriteOptions};
 use lofty::file::TaggedFileExt;
 use lofty::ogg::tag::VorbisComments;
 use lofty::probe::Probe;
-use lofty::tag::{ItemKey, Tag, TagExt, TagType};
+use lofty::tag::{ItemKey, ItemValue, Tag, TagExt, TagItem, TagType};
 
 use crate::encode::OutputFormat;
 
@@ -36,14 +36,25 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    /// Reads the carried fields and pictures from `path`, merging all its tags (the primary
-    /// tag wins). A file without tags, or one `lofty` cannot parse, gives empty metadata.
+    /// Reads the carried fields (every value of each) and pictures from `path`, merging all its
+    /// tags (the primary tag wins). A file without tags, or one `lofty` cannot parse, gives empty metadata.
     ///
     /// # Errors
     /// A message when the file has tags that cannot be read (the caller reports it as a note).
     pub fn read(path: &Path) -> std::result::Result<Self, String> {
+        let file = std::fs::File::open(path).map_err(|e| format!("tags could not be read: {e}"))?;
+        Self::read_file(&file)
+    }
+
+    /// As [`Metadata::read`], from an open file (read through a handle of its own, from the
+    /// start; `file`'s position is neither used nor moved).
+    ///
+    /// # Errors
+    /// As [`Metadata::read`].
+    pub fn read_file(file: &std::fs::File) -> std::result::Result<Self, String> {
         let options = ParseOptions::new().read_properties(false);
-        let tagged = match Probe::open(path).and_then(|p| Ok(p.options(options).guess_file_type()?)) {
+        let source = crate::decode::FileSource::new(file).map_err(|e| format!("tags could not be read: {e}"))?;
+        let tagged = match Probe::new(std::io::BufReader::new(source)).options(options).guess_file_type() {
             Ok(probe) if probe.file_type().is_none() => return Ok(Metadata::default()),
             Ok(probe) => probe.read().map_err(|e| format!("tags could not be read: {e}"))?,
             Err(e) => return Err(format!("tags could not be read: {e}")),
@@ -55,10 +66,13 @@ impl Metadata {
         tags.extend(tagged.tags().iter().filter(|t| Some(t.tag_type()) != tagged.primary_tag().map(Tag::tag_type)));
         let mut meta = Metadata::default();
         for key in CARRIED {
-            if let Some(value) = tags.iter().find_map(|t| t.get_string(key)) {
-                let value = value.trim_end_matches('\0').trim();
-                if !value.is_empty() {
-                    meta.items.push((key, value.to_owned()));
+            // Every value of the first tag that has the field (two ARTIST comments stay two).
+            if let Some(tag) = tags.iter().find(|t| t.get_string(key).is_some()) {
+                for value in tag.get_strings(key) {
+                    let value = value.trim_end_matches('\0').trim();
+                    if !value.is_empty() {
+                        meta.items.push((key, value.to_owned()));
+                    }
                 }
             }
         }
@@ -97,6 +111,13 @@ impl Metadata {
     pub fn get(&self, field: &str) -> Option<&str> {
         let key = key_of(field)?;
         self.items.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a carried field, in order (names as for [`Metadata::get`]): a field
+    /// may have several, e.g. two artists.
+    pub fn get_all(&self, field: &str) -> Vec<&str> {
+        let key = key_of(field);
+        self.items.iter().filter(|(k, _)| Some(*k) == key).map(|(_, v)| v.as_str()).collect()
     }
 
     /// Number of pictures (cover art).
@@ -159,7 +180,8 @@ pub fn write(
     for &tag_type in tag_types {
         let mut tag = Tag::new(tag_type);
         for (key, value) in &meta.items {
-            tag.insert_text(*key, value.clone());
+            // `push`, not `insert`: every value of a multi-valued field is kept.
+            tag.push(TagItem::new(*key, ItemValue::Text(value.clone())));
         }
         if tag_type != TagType::RiffInfo {
             for p in &meta.pictures {

@@ -689,17 +689,16 @@ fn float_wav_that_is_all_nan_measures_as_silence() {
 // Duration cap
 // ---------------------------------------------------------------------------------------------
 
-/// The cap is enforced while decoding (declared lengths are not trusted either way). Note the
-/// Display text rounds both numbers down to whole seconds, so a 0.5 s cap reads "0 exceeds the
-/// limit of 0" — reported as a cosmetic engine bug; only `what` is asserted here.
+/// The cap is enforced while decoding (declared lengths are not trusted either way); the
+/// message gives the declared duration and the cap in seconds.
 #[test]
 fn max_duration_refuses_a_longer_file() {
     let options = AnalyzeOptions { limits: Limits { max_duration_s: 0.5, ..Default::default() }, ..Default::default() };
     let sig = half_scale_sine(5.0);
     for (what, bytes) in [("wav", wav16(&sig)), ("flac", writers::flac(&sig, 16))] {
         let err = analyze_with(bytes, &options).expect_err(what);
-        assert!(matches!(err, Error::LimitExceeded { what: "decoded duration (s)", .. }), "{what}: {err:?}");
-        assert!(err.to_string().starts_with("decoded duration (s) "), "{what}: {err}");
+        assert!(matches!(err, Error::DurationExceeded { at_least: false, .. }), "{what}: {err:?}");
+        assert_eq!(err.to_string(), "5 s is longer than the limit of 0.5 s", "{what}");
     }
     // Exactly at the cap is fine.
     let a = analyze_with(wav16(&half_scale_sine(0.5)), &options).expect("0.5 s under a 0.5 s cap");
@@ -713,7 +712,8 @@ fn max_duration_is_not_fooled_by_a_short_declared_length() {
     patch_flac_total_samples(&mut bytes, 4_800);
     let options = AnalyzeOptions { limits: Limits { max_duration_s: 1.0, ..Default::default() }, ..Default::default() };
     let err = analyze_with(bytes, &options).expect_err("3 s decoded under a 1 s cap");
-    assert!(matches!(err, Error::LimitExceeded { what: "decoded duration (s)", .. }), "{err:?}");
+    assert!(matches!(err, Error::DurationExceeded { at_least: true, .. }), "{err:?}");
+    assert!(err.to_string().starts_with("the audio is longer than the limit of 1 s (stopped after 1."), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------------

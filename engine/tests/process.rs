@@ -466,7 +466,7 @@ fn single_threaded_processing_is_identical() {
             dir.path().join(format!("b.{}", format.extension())),
         );
         let quiet = |_| {};
-        let options = |threads| ProcessOptions { overwrite: Overwrite::Never, threads, progress: &quiet };
+        let options = |threads| ProcessOptions { overwrite: Overwrite::Never, threads, progress: &quiet, cancel: None };
         let ra = process_file_with(&input, &a, &s, &options(Threads::Pipelined)).expect("pipelined");
         let rb = process_file_with(&input, &b, &s, &options(Threads::Single)).expect("single-threaded");
         assert_eq!(std::fs::read(&a).expect("a"), std::fs::read(&b).expect("b"), "{format:?}");

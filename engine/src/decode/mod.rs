@@ -10,12 +10,17 @@
 //! [`Error::DecoderPanic`] for this input only. Caps in [`Limits`] bound channels, sample rate,
 //! packet size and decoded duration before anything is allocated from them.
 
+mod id3v2;
 mod layout;
 mod limits;
 pub mod mp4;
 pub mod opus;
+mod source;
 
+pub use id3v2::MAX_LEADING_TAG_BYTES;
 pub use limits::Limits;
+pub(crate) use source::FileSource;
+use source::SeekableSource;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -147,6 +152,16 @@ impl Decoder {
         Self::open(file, limits)
     }
 
+    /// Decodes an open file from its start, through a handle of its own (positioned reads:
+    /// `file`'s own position is neither used nor moved), so that several decoders made from one
+    /// open file read the same file even if its name is taken over meanwhile.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the handle cannot be duplicated, and any error of [`Decoder::open`].
+    pub fn open_file(file: &File, limits: &Limits) -> Result<Self> {
+        Self::open(FileSource::new(file)?, limits)
+    }
+
     /// Opens any seekable byte source. The container is found by probing its content.
     ///
     /// # Errors
@@ -158,11 +173,13 @@ impl Decoder {
         if len == 0 {
             return Err(Error::Empty);
         }
-        source.seek(SeekFrom::Start(0))?;
-        let trim = mp4::gapless_trim(&mut source).unwrap_or_default();
-        source.seek(SeekFrom::Start(0))?;
-        let media: Box<dyn MediaSource> = Box::new(SeekableSource { inner: source, len });
-        Self::open_media(media, limits, trim)
+        // Leading ID3v2 tags are skipped by their declared size: the probe gives up after 1 MiB.
+        let start = id3v2::leading_tags_len(&mut source, len)?;
+        let mut view = SeekableSource { inner: source, start, len: len - start };
+        view.seek(SeekFrom::Start(0))?;
+        let trim = mp4::gapless_trim(&mut view).unwrap_or_default();
+        view.seek(SeekFrom::Start(0))?;
+        Self::open_media(Box::new(view), limits, trim)
     }
 
     fn open_media(media: Box<dyn MediaSource>, limits: &Limits, trim: Trim) -> Result<Self> {
@@ -287,7 +304,8 @@ impl Decoder {
     ///
     /// # Errors
     /// [`Error::Malformed`] on unrecoverable corruption, [`Error::TooManyCorruptPackets`],
-    /// [`Error::LimitExceeded`] when the decoded duration passes the cap, [`Error::DecoderPanic`].
+    /// [`Error::DurationExceeded`] when the decoded duration passes the cap,
+    /// [`Error::DecoderPanic`].
     pub fn next_block(&mut self) -> Result<Option<&[Vec<f32>]>> {
         if std::mem::take(&mut self.pending_primed) {
             return Ok(Some(&self.planes));
@@ -374,12 +392,14 @@ impl Decoder {
                 continue;
             }
             self.frames_out += keep;
-            let max_frames = self.limits.max_duration_s * f64::from(self.info.sample_rate);
-            if self.frames_out as f64 > max_frames {
-                return Err(Error::LimitExceeded {
-                    what: "decoded duration (s)",
-                    value: (self.frames_out / u64::from(self.info.sample_rate)),
-                    limit: self.limits.max_duration_s as u64,
+            let rate = f64::from(self.info.sample_rate);
+            if self.frames_out as f64 > self.limits.max_duration_s * rate {
+                // Decoding stops here: the whole duration is known only if the container says.
+                let declared = self.info.declared_frames.filter(|&d| d > self.frames_out);
+                return Err(Error::DurationExceeded {
+                    duration_s: declared.unwrap_or(self.frames_out) as f64 / rate,
+                    limit_s: self.limits.max_duration_s,
+                    at_least: declared.is_none(),
                 });
             }
             return Ok(true);
@@ -460,32 +480,4 @@ fn copy_planes(buf: &GenericAudioBufferRef<'_>, planes: &mut Vec<Vec<f32>>) -> (
         }
     }
     (spec.rate(), layout_of(spec.channels()), non_finite)
-}
-
-/// Adapts any `Read + Seek` to symphonia's `MediaSource` (seekable, known length).
-struct SeekableSource<S> {
-    inner: S,
-    len: u64,
-}
-
-impl<S: Read> Read for SeekableSource<S> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.inner.read(buf)
-    }
-}
-
-impl<S: Seek> Seek for SeekableSource<S> {
-    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
-        self.inner.seek(pos)
-    }
-}
-
-impl<S: Read + Seek + Send + Sync> MediaSource for SeekableSource<S> {
-    fn is_seekable(&self) -> bool {
-        true
-    }
-
-    fn byte_len(&self) -> Option<u64> {
-        Some(self.len)
-    }
 }

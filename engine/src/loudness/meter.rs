@@ -305,6 +305,17 @@ impl ThreadedMeter {
     }
 }
 
+impl Drop for ThreadedMeter {
+    /// A meter dropped before [`ThreadedMeter::report`] (a pass that failed or was cancelled)
+    /// closes the queue and joins its true-peak thread, so no thread outlives the pass.
+    fn drop(&mut self) {
+        self.queue = None;
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

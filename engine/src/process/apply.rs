@@ -44,7 +44,7 @@ pub(super) fn apply(job: &mut Job<'_>, target: Option<&Path>, gain_db: f64, ceil
     job.passes.count();
     let job = &*job;
     let (plan, spec) = (&job.plan, job.spec);
-    let decoder = Decoder::open_path(job.input, &spec.limits)?;
+    let decoder = job.input.decoder(&spec.limits)?;
     let layout = plan.out_layout();
     let mut conversion = plan.conversion_stages()?;
     let mut gain = Gain::from_db(gain_db, plan.out_channels);
@@ -107,15 +107,20 @@ impl Pass<'_, '_> {
             }
             Threads::Pipelined => {
                 let (to_encoder, from_pass) = mpsc::sync_channel::<Vec<Vec<f32>>>(ENCODER_QUEUE_BLOCKS);
+                let cancel = self.job.cancel;
                 std::thread::scope(|scope| {
                     let writer = scope.spawn(move || -> Result<u64> {
                         let mut encoder = open_encoder(path, plan, layout)?;
                         for block in from_pass {
                             encoder.write(&block)?;
                         }
+                        // A cancelled pass closes the queue early: the file is thrown away, so
+                        // it is not finished (nor synced).
+                        cancel.check()?;
                         close_encoder(encoder)
                     });
                     // A closed queue means the encoder stopped on an error: its join says which.
+                    // The scope joins the writer on every path, so it never outlives the pass.
                     let fed = self.run(|ready| Ok(to_encoder.send(ready.to_vec()).is_ok()));
                     drop(to_encoder);
                     let written = writer.join();
@@ -141,6 +146,7 @@ impl Pass<'_, '_> {
         let mut blocks = 0u32;
         let mut finished = false;
         while !finished {
+            job.cancel.check()?;
             let ready = match decoder.next_block()? {
                 Some(block) => chain.process(block)?,
                 None => {

@@ -8,9 +8,9 @@ use crate::error::{Error, Result};
 
 use super::apply::apply;
 use super::level::Level;
+use super::verdict;
 use super::{
-    CEILING_TOLERANCE_DB, Job, LOSSY_CORRECTION_LU, MAX_ENCODE_ATTEMPTS, OutputMeasurement, PeakMode, ProcessingSpec,
-    TRUE_PEAK_HEADROOM_DB,
+    Job, LOSSY_CORRECTION_LU, MAX_ENCODE_ATTEMPTS, OutputMeasurement, PeakMode, ProcessingSpec, TRUE_PEAK_HEADROOM_DB,
 };
 
 /// The output as finally written.
@@ -43,18 +43,7 @@ pub(super) fn encode_and_verify(job: &mut Job<'_>, level: &mut Level, notes: &mu
         let next = correction(spec, level, &measurement);
         let changes = (next.gain_db - level.gain_db).abs() >= 0.01 || next.ceiling_dbtp != level.ceiling_dbtp;
         if !changes || attempts >= MAX_ENCODE_ATTEMPTS {
-            if next.overshoot > CEILING_TOLERANCE_DB {
-                notes.push(format!(
-                    "the {} encoder overshoots the true-peak ceiling by {:.2} dB{}",
-                    spec.format.extension(),
-                    next.overshoot,
-                    if spec.strict_peak {
-                        format!(" (after {attempts} attempts)")
-                    } else {
-                        " (use --strict-peak to re-encode lower)".to_owned()
-                    }
-                ));
-            }
+            notes.extend(verdict::peak_overshoot_note(spec, measurement.loudness.true_peak_dbtp, attempts));
             break (measurement, written.limiter_reduction);
         }
         loudness_corrected |= next.gain_db > level.gain_db
@@ -77,8 +66,10 @@ pub(super) fn encode_and_verify(job: &mut Job<'_>, level: &mut Level, notes: &mu
 fn measure_written(job: &mut Job<'_>, measurement: &mut OutputMeasurement) -> Result<()> {
     job.passes.count();
     let options = AnalyzeOptions { limits: job.spec.limits.clone(), mono_mode: job.spec.mono_mode };
-    let decoded = analyze_path_with(job.temp, &options, job.threads)
-        .map_err(|e| Error::Encode(format!("the encoded output does not decode: {e}")))?;
+    let decoded = analyze_path_with(job.temp, &options, job.threads, job.cancel).map_err(|e| match e {
+        Error::Cancelled => Error::Cancelled,
+        e => Error::Encode(format!("the encoded output does not decode: {e}")),
+    })?;
     measurement.loudness = decoded.loudness;
     measurement.frames = decoded.frames;
     measurement.measured_after_decoding = true;

@@ -36,6 +36,7 @@ pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder) -> Result<Measure
         true => None,
     };
     let mut blocks = 0u32;
+    job.cancel.check()?;
     while let Some(block) = decoder.next_block()? {
         meter_in.process(block);
         if let Some(m) = &mut meter_pre {
@@ -45,6 +46,7 @@ pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder) -> Result<Measure
         if blocks.is_multiple_of(64) {
             progress(decoder.frames(), total);
         }
+        job.cancel.check()?;
     }
     if let Some(m) = &mut meter_pre {
         m.process(chain.finish()?);

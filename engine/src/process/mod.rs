@@ -16,14 +16,15 @@
 //! Every pass decodes a whole file; how many a job may do is [`DECODE_BUDGET`], and how many it
 //! did is [`ProcessReport::passes`]. Memory does not grow with the input's length.
 //!
-//! Outputs are written to a temporary file in the destination directory and renamed into place
-//! only when complete (`temp_output.rs`), so a failure or crash never leaves a partial file under
-//! the real name.
+//! Outputs are written to a temporary file in the destination directory and placed under the
+//! real name only when complete (`temp_output.rs`, [`crate::output`]), so a failure or crash
+//! never leaves a partial file under the real name.
 
 mod apply;
 mod budget;
 mod calibrate;
 mod encode_and_verify;
+mod input;
 mod level;
 mod measure;
 mod options;
@@ -37,18 +38,19 @@ mod verdict;
 use std::path::Path;
 
 pub use budget::{DECODE_BUDGET, DecodeBudget, LIMIT_CALIBRATION_RUNS, MAX_ENCODE_ATTEMPTS};
+pub(crate) use options::Cancel;
 pub use options::{Overwrite, ProcessOptions, Progress};
 pub use report::{OutputMeasurement, ProcessReport};
 pub use spec::{
-    CEILING_TOLERANCE_DB, LOSSY_CORRECTION_LU, PeakMode, Preset, ProcessingSpec, TARGET_TOLERANCE_LU,
+    CEILING_TOLERANCE_DB, LOSSY_CORRECTION_LU, MIN_TARGET_LUFS, PeakMode, Preset, ProcessingSpec, TARGET_TOLERANCE_LU,
     TRUE_PEAK_HEADROOM_DB,
 };
 
-use crate::decode::Decoder;
 use crate::error::{Error, Result};
 pub use crate::threads::Threads;
 
 use budget::Passes;
+use input::Input;
 use plan::Plan;
 use temp_output::TempOutput;
 
@@ -64,20 +66,29 @@ pub fn process_file(
     overwrite: Overwrite,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ProcessReport> {
-    process_file_with(input, output, spec, &ProcessOptions { overwrite, threads: Threads::Pipelined, progress })
+    process_file_with(
+        input,
+        output,
+        spec,
+        &ProcessOptions { overwrite, threads: Threads::Pipelined, progress, cancel: None },
+    )
 }
 
 /// Runs one job from `input` to `output` (a path whose directory exists).
 ///
-/// `options.progress` is called every few blocks. The output is written to a temporary file
-/// beside it and renamed into place when complete; on any error the temporary file is removed
-/// and no file appears under `output`. With [`Overwrite::Never`] an existing `output` is refused
-/// before any work, and the final rename refuses to replace a file that appeared meanwhile. The
+/// `options.progress` is called every few blocks; setting `options.cancel` stops the job within
+/// one block with [`Error::Cancelled`]. The output is written to a temporary file beside it and
+/// placed under `output` when complete ([`crate::output::place`]); on any error the temporary
+/// file is removed and no file appears under `output`. Before any work, `output` is checked
+/// ([`crate::output::check_target`]): with [`Overwrite::Never`] anything there is refused (and
+/// the final link refuses a file that appeared meanwhile); with [`Overwrite::Replace`] only a
+/// regular file may be replaced, and the new one takes over its owner and permission bits. The
 /// output's bytes and the report do not depend on `options.threads`.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for a bad spec, [`Error::OutputExists`], any decode error of the
-/// input, [`Error::Io`] writing the output, [`Error::Encode`], a stage's error
+/// [`Error::InvalidParameter`] for a bad spec, [`Error::OutputExists`],
+/// [`Error::NotARegularFile`], [`Error::Cancelled`], any decode error of the input,
+/// [`Error::Io`] writing the output, [`Error::Encode`], a stage's error
 /// ([`Error::ResamplerRefused`], [`Error::ChannelMismatch`]).
 pub fn process_file_with(
     input: &Path,
@@ -86,11 +97,10 @@ pub fn process_file_with(
     options: &ProcessOptions<'_>,
 ) -> Result<ProcessReport> {
     spec.validate()?;
-    if options.overwrite == Overwrite::Never && output.exists() {
-        return Err(Error::OutputExists { path: output.to_path_buf() });
-    }
+    crate::output::check_target(output, options.overwrite)?;
     let temp = TempOutput::create(output)?;
     let report = guarded(|| run_job(input, &temp.path, spec, options))?;
+    Cancel(options.cancel).check()?;
     temp.persist(output, options.overwrite)?;
     Ok(report)
 }
@@ -103,13 +113,16 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 
 /// One running job: what every phase reads, and the decodes done so far.
 struct Job<'a> {
-    input: &'a Path,
+    /// The input, opened once: every pass reads this open file.
+    input: &'a Input,
     /// The temporary output the job writes.
     temp: &'a Path,
     spec: &'a ProcessingSpec,
     plan: Plan,
     threads: Threads,
     progress: &'a (dyn Fn(Progress) + Sync),
+    /// Checked once per block of every pass.
+    cancel: Cancel<'a>,
     /// The input's length, once measured.
     frames_total: Option<u64>,
     passes: Passes,
@@ -117,10 +130,12 @@ struct Job<'a> {
 
 /// The phases of a job, in order.
 fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, options: &ProcessOptions<'_>) -> Result<ProcessReport> {
-    let decoder = Decoder::open_path(input, &spec.limits)?;
+    let input = &Input::open(input)?;
+    let decoder = input.decoder(&spec.limits)?;
     let plan = Plan::new(spec, decoder.info());
-    let (threads, progress) = (options.threads, options.progress);
-    let mut job = Job { input, temp, spec, plan, threads, progress, frames_total: None, passes: Passes::default() };
+    let (threads, progress, cancel) = (options.threads, options.progress, Cancel(options.cancel));
+    let mut job =
+        Job { input, temp, spec, plan, threads, progress, cancel, frames_total: None, passes: Passes::default() };
 
     let measured = measure::measure(&mut job, decoder)?;
     job.frames_total = Some(measured.input.frames);
@@ -134,7 +149,8 @@ fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, options: &ProcessOp
     }
     let encoded = encode_and_verify::encode_and_verify(&mut job, &mut level, &mut notes)?;
     let target_met = verdict::verdict(spec, &measured, &level, &encoded.measurement.loudness, &mut notes);
-    tag::tag(&job, &encoded.measurement.loudness, &mut notes);
+    tag::tag(&job, &encoded.measurement.loudness, &mut notes)?;
+    input.check_unchanged()?;
 
     Ok(ProcessReport {
         input: measured.input,

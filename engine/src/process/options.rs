@@ -1,17 +1,12 @@
-//! How a job runs, as opposed to what it produces: overwriting, threads, progress reports.
-//! Everything is passed to the job by its caller; nothing is process-wide.
+//! How a job runs, as opposed to what it produces: overwriting, threads, progress reports,
+//! cancellation. Everything is passed to the job by its caller; nothing is process-wide.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::{Error, Result};
 use crate::threads::Threads;
 
-/// Whether an existing output may be replaced.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Overwrite {
-    /// Refuse when the output exists ([`crate::Error::OutputExists`]).
-    #[default]
-    Never,
-    /// Replace it (atomically, by rename).
-    Replace,
-}
+pub use crate::output::Overwrite;
 
 /// Progress of a running job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +29,27 @@ pub struct ProcessOptions<'a> {
     pub threads: Threads,
     /// Called every few blocks of every pass.
     pub progress: &'a (dyn Fn(Progress) + Sync),
+    /// Set to `true` (from any thread, or from `progress`) to stop the job: every pass checks it
+    /// once per block, the job returns [`Error::Cancelled`], its temporary output is removed
+    /// and nothing appears under the output's name. `None`: never cancelled.
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+/// Whether a job was asked to stop, checked once per block of every pass.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Cancel<'a>(pub(crate) Option<&'a AtomicBool>);
+
+impl Cancel<'_> {
+    /// Never cancelled.
+    pub(crate) const NEVER: Cancel<'static> = Cancel(None);
+
+    /// [`Error::Cancelled`] once the flag is set.
+    pub(crate) fn check(self) -> Result<()> {
+        match self.0 {
+            Some(flag) if flag.load(Ordering::Relaxed) => Err(Error::Cancelled),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl std::fmt::Debug for ProcessOptions<'_> {
@@ -41,6 +57,7 @@ impl std::fmt::Debug for ProcessOptions<'_> {
         f.debug_struct("ProcessOptions")
             .field("overwrite", &self.overwrite)
             .field("threads", &self.threads)
+            .field("cancel", &self.cancel)
             .finish_non_exhaustive()
     }
 }

@@ -49,6 +49,10 @@ impl Plan {
             (Some(b), false) if b <= 16 => SampleFormat::I16,
             _ => SampleFormat::I24,
         });
+        if info.codec == "vorbis" && spec.format == OutputFormat::Opus {
+            let what = if info.container == "ogg" { "Ogg Vorbis" } else { "Vorbis" };
+            notes.push(format!("input is {what}; written as Ogg Opus (audioproc does not encode Vorbis)"));
+        }
         let encode = EncodeOptions {
             format: spec.format,
             sample_format,

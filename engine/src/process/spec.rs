@@ -8,6 +8,11 @@ use crate::encode::{EncodeOptions, Mp3Bitrate, OutputFormat, SampleFormat};
 use crate::error::{Error, Result};
 use crate::loudness::MonoMode;
 
+/// The quietest target accepted, LUFS. Below it, BS.1770's −70 LUFS absolute gate takes more
+/// and more of a programme's quiet passages out of the measurement (a −70 LUFS target ended at
+/// −67.4 LUFS): such targets cannot be met, so they are refused.
+pub const MIN_TARGET_LUFS: f64 = -50.0;
+
 /// How close to the target the output's integrated loudness must be for `target_met`, LU.
 pub const TARGET_TOLERANCE_LU: f64 = 0.2;
 /// How far above the ceiling the output's true peak may read for `target_met`, dB. The
@@ -177,8 +182,16 @@ impl ProcessingSpec {
     /// [`Error::InvalidParameter`] naming the value that is out of range.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidParameter(m));
-        if !self.target_lufs.is_finite() || !(-70.0..=0.0).contains(&self.target_lufs) {
-            return bad(format!("target {} LUFS is outside −70…0", self.target_lufs));
+        if !self.target_lufs.is_finite() || self.target_lufs > 0.0 {
+            return bad(format!("target {} LUFS is outside {MIN_TARGET_LUFS}…0", self.target_lufs));
+        }
+        if self.target_lufs < MIN_TARGET_LUFS {
+            return bad(format!(
+                "target {} LUFS is below {MIN_TARGET_LUFS} LUFS: BS.1770's absolute gate at −70 LUFS drops the \
+                 quieter parts of a programme that low from the measurement, so such a target can be neither \
+                 measured nor reached",
+                self.target_lufs
+            ));
         }
         if !self.true_peak_dbtp.is_finite() || !(-20.0..=0.0).contains(&self.true_peak_dbtp) {
             return bad(format!("true-peak ceiling {} dBTP is outside −20…0", self.true_peak_dbtp));

@@ -2,17 +2,24 @@
 //! (when asked), and ReplayGain / R128 tags describing the output (when asked). A failure here
 //! is a note, not an error: the audio is already right.
 
+use crate::error::Result;
 use crate::loudness::LoudnessReport;
 use crate::tags::{LoudnessTags, Metadata};
 
 use super::Job;
 
-/// Writes the tags of `output` into the job's temporary file.
-pub(super) fn tag(job: &Job<'_>, output: &LoudnessReport, notes: &mut Vec<String>) {
+/// Writes the tags of `output` into the job's temporary file; the input's tags are read from
+/// the job's open input file.
+///
+/// # Errors
+/// [`crate::Error::InputChanged`] when the input was written to meanwhile; a tag that cannot be
+/// read or written is only a note.
+pub(super) fn tag(job: &Job<'_>, output: &LoudnessReport, notes: &mut Vec<String>) -> Result<()> {
     let spec = job.spec;
     let mut meta = Metadata::default();
     if spec.copy_metadata {
-        match Metadata::read(job.input) {
+        job.input.check_unchanged()?;
+        match Metadata::read_file(job.input.file()) {
             Ok(m) => meta = m,
             Err(e) => notes.push(format!("metadata not copied: {e}")),
         }
@@ -28,4 +35,5 @@ pub(super) fn tag(job: &Job<'_>, output: &LoudnessReport, notes: &mut Vec<String
     if let Err(e) = crate::tags::write(job.temp, spec.format, &meta, loudness_tags) {
         notes.push(format!("metadata not written: {e}"));
     }
+    Ok(())
 }

@@ -1,5 +1,7 @@
-//! The verdict: whether the output met the target and the ceiling, and if not, why.
+//! The verdict: whether the output met the target and the ceiling, and if not, why; and the
+//! note on a lossy encoder's true-peak overshoot.
 
+use crate::encode::OutputFormat;
 use crate::loudness::LoudnessReport;
 
 use super::level::Level;
@@ -43,4 +45,61 @@ pub(super) fn verdict(
         }
     }
     target_met
+}
+
+/// The note on a lossy output whose decoded true peak `true_peak_dbtp` is over the ceiling by
+/// any amount (even one within [`CEILING_TOLERANCE_DB`], which `target_met` forgives), after
+/// `attempts` encodes; `None` when it is not over.
+pub(super) fn peak_overshoot_note(spec: &ProcessingSpec, true_peak_dbtp: Option<f64>, attempts: u32) -> Option<String> {
+    let tp = true_peak_dbtp?;
+    let over = tp - spec.true_peak_dbtp;
+    if over <= 0.0 {
+        return None;
+    }
+    let by = if over < 0.005 { "less than 0.01".to_owned() } else { format!("{over:.2}") };
+    let codec = codec_name(spec.format);
+    let advice = if spec.strict_peak {
+        format!("still over after {attempts} encodes")
+    } else {
+        "use --strict-peak to re-encode lower".to_owned()
+    };
+    Some(format!(
+        "output true peak {tp:.2} dBTP is {by} dB over the {:.1} dBTP ceiling after {codec} encoding (the {codec} \
+         encoder overshoots); {advice}",
+        spec.true_peak_dbtp
+    ))
+}
+
+fn codec_name(format: OutputFormat) -> &'static str {
+    match format {
+        OutputFormat::Wav => "WAV",
+        OutputFormat::Flac => "FLAC",
+        OutputFormat::Mp3 => "MP3",
+        OutputFormat::Opus => "Opus",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::Preset;
+
+    #[test]
+    fn a_true_peak_overshoot_within_the_tolerance_gets_a_note() {
+        let spec = ProcessingSpec::new(Preset::Ebu, OutputFormat::Mp3);
+        let note = peak_overshoot_note(&spec, Some(-0.97), 1).expect("0.03 dB over");
+        assert_eq!(
+            note,
+            "output true peak -0.97 dBTP is 0.03 dB over the -1.0 dBTP ceiling after MP3 encoding (the MP3 encoder \
+             overshoots); use --strict-peak to re-encode lower"
+        );
+        assert!(peak_overshoot_note(&spec, Some(-0.9999), 1).expect("over").contains("less than 0.01 dB over"));
+        assert_eq!(peak_overshoot_note(&spec, Some(-1.0), 1), None, "at the ceiling");
+        assert_eq!(peak_overshoot_note(&spec, Some(-1.2), 1), None);
+        assert_eq!(peak_overshoot_note(&spec, None, 1), None, "silence");
+        let strict = ProcessingSpec { strict_peak: true, ..ProcessingSpec::new(Preset::Podcast, OutputFormat::Opus) };
+        let note = peak_overshoot_note(&strict, Some(-1.2), 4).expect("0.3 dB over");
+        assert!(note.contains("0.30 dB over the -1.5 dBTP ceiling after Opus encoding"), "{note}");
+        assert!(note.ends_with("still over after 4 encodes"), "{note}");
+    }
 }

@@ -108,7 +108,8 @@ pub async fn compute(
                 f(p);
             }
         };
-        let options = ProcessOptions { overwrite: Overwrite::Replace, threads, progress: &report_progress };
+        let options =
+            ProcessOptions { overwrite: Overwrite::Replace, threads, progress: &report_progress, cancel: None };
         let result = process_file_with(input.path(), &output, &spec, &options);
         drop(input);
         result.map(|report| (report, crate::digest::sha256_file(&output)))
