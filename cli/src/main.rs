@@ -8,6 +8,7 @@
 mod analyze;
 mod batch;
 mod everyday;
+mod interrupt;
 mod naming;
 mod process;
 mod progress;
@@ -159,6 +160,9 @@ fn main() -> ExitCode {
         Some(Command::Worker(_)) => false,
         None => cli.everyday.json,
     };
+    if matches!(cli.command, None | Some(Command::Process(_))) {
+        interrupt::install();
+    }
     let outcome = match &cli.command {
         Some(Command::Batch(args)) => batch::run(args),
         Some(Command::Analyze(args)) => analyze::run(args).map(status),
@@ -171,7 +175,8 @@ fn main() -> ExitCode {
         }
         None => process::run_everyday(&cli.everyday).map(status),
     };
-    outcome.unwrap_or_else(|e| failed(&e, json))
+    let code = outcome.unwrap_or_else(|e| failed(&e, json));
+    interrupt::exit_code().map_or(code, ExitCode::from)
 }
 
 /// Exit status 0 when everything succeeded, 1 when something failed.

@@ -123,6 +123,7 @@ pub fn process(
             sidecar: output.is_s3(),
             error_reports: false,
             progress: Some(progress),
+            cancel: crate::interrupt::cancel(),
             ..Policy::service(std::env::temp_dir())
         },
     };

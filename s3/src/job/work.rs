@@ -102,14 +102,19 @@ pub async fn compute(
     let staged = plan.dest.store.stage(&plan.dest.key, &suffix, &job.policy.work_dir)?;
     let (spec, threads, progress) = (job.spec.clone(), job.policy.threads, job.policy.progress.clone());
     let output = staged.to_path_buf();
+    let cancel = job.policy.cancel.clone();
     let report = tokio::task::spawn_blocking(move || {
         let report_progress = |p| {
             if let Some(f) = &progress {
                 f(p);
             }
         };
-        let options =
-            ProcessOptions { overwrite: Overwrite::Replace, threads, progress: &report_progress, cancel: None };
+        let options = ProcessOptions {
+            overwrite: Overwrite::Replace,
+            threads,
+            progress: &report_progress,
+            cancel: Some(cancel.abort_flag()),
+        };
         let result = process_file_with(input.path(), &output, &spec, &options);
         drop(input);
         result.map(|report| (report, crate::digest::sha256_file(&output)))
@@ -122,10 +127,15 @@ pub async fn compute(
     Ok((staged, report, OutputFile { bytes, sha256 }))
 }
 
-/// Engine errors: a failing local disk is retryable, everything about the audio is permanent.
+/// Engine errors: a failing local disk, an input changed while being read and an abort are
+/// retryable; everything about the audio is permanent.
 fn engine_error(source: &str, e: EngineError) -> S3Error {
     match e {
         EngineError::Io(io) => S3Error::retryable(format!("{source}: local I/O while processing: {io}")),
+        EngineError::Cancelled => {
+            S3Error::retryable(format!("{source}: interrupted before it finished (nothing was written)"))
+        }
+        e @ EngineError::InputChanged { .. } => S3Error::retryable(format!("{source}: {e}")),
         other => S3Error::permanent(format!("{source}: {other}")),
     }
 }

@@ -12,6 +12,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
+use audioproc_engine::Error as EngineError;
+use audioproc_engine::output::{self, Overwrite};
+
 use super::{BoxFuture, Cancel, Clobber, Fetched, ObjectInfo, ObjectStore, PutOptions};
 use crate::error::S3Error;
 
@@ -143,33 +146,38 @@ fn head_path(path: &Path) -> Result<Option<ObjectInfo>, S3Error> {
     }
 }
 
-/// Renames `from` to `to`, or hard-links it (failing if `to` exists) under [`Clobber::Never`].
+/// Moves `from` to `to` by the engine's rules ([`audioproc_engine::output::place`]): never
+/// clobbering under [`Clobber::Never`], replacing only a regular file (keeping its owner and
+/// mode) under [`Clobber::Replace`].
 fn place(from: &Path, to: &Path, clobber: Clobber) -> Result<(), S3Error> {
     if let Some(parent) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| io_error(&format!("creating {}", parent.display()), e))?;
     }
-    let exists = || S3Error::permanent(format!("{} already exists (use --force to replace it)", to.display()));
+    output::place(from, to, overwrite(clobber)).map_err(|e| output_error(to, e))
+}
+
+fn overwrite(clobber: Clobber) -> Overwrite {
     match clobber {
-        Clobber::Replace => std::fs::rename(from, to).map_err(|e| io_error(&format!("writing {}", to.display()), e))?,
-        Clobber::Never => match std::fs::hard_link(from, to) {
-            Ok(()) => {
-                let _ = std::fs::remove_file(from);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(exists()),
-            // File systems without hard links: check, then rename.
-            Err(_) if !to.exists() => {
-                std::fs::rename(from, to).map_err(|e| io_error(&format!("writing {}", to.display()), e))?;
-            }
-            Err(_) => return Err(exists()),
-        },
+        Clobber::Replace => Overwrite::Replace,
+        Clobber::Never => Overwrite::Never,
     }
-    if let Some(dir) = to.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // Make the rename durable where the platform allows syncing a directory.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+}
+
+/// The engine's refusals are permanent (the same command fails the same way); I/O is not.
+fn output_error(to: &Path, e: EngineError) -> S3Error {
+    match e {
+        EngineError::Io(io) => io_error(&format!("writing {}", to.display()), io),
+        other => S3Error::permanent(other.to_string()),
     }
-    Ok(())
+}
+
+/// A new empty file in `dir` with the user's default mode (not a temporary file's 0600: it
+/// becomes an output or a report), removed when dropped.
+fn new_temp_file(dir: &Path, suffix: &str) -> Result<(std::fs::File, tempfile::TempPath), S3Error> {
+    let (file, path) =
+        output::create_new_file(dir, std::ffi::OsStr::new("out"), suffix).map_err(|e| output_error(dir, e))?;
+    let path = tempfile::TempPath::try_from_path(path)?;
+    Ok((file, path))
 }
 
 impl ObjectStore for LocalStore {
@@ -183,6 +191,11 @@ impl ObjectStore for LocalStore {
 
     fn check_key(&self, key: &str) -> Result<(), S3Error> {
         self.path(key).map(|_| ())
+    }
+
+    fn check_output(&self, key: &str, clobber: Clobber) -> Result<(), S3Error> {
+        let path = self.path(key)?;
+        output::check_target(&path, overwrite(clobber)).map_err(|e| output_error(&path, e))
     }
 
     fn head<'a>(
@@ -222,7 +235,7 @@ impl ObjectStore for LocalStore {
     fn stage(&self, key: &str, suffix: &str, _work_dir: &Path) -> Result<tempfile::TempPath, S3Error> {
         self.path(key)?;
         let dir = self.staging_dir()?;
-        Ok(tempfile::Builder::new().prefix("out-").suffix(suffix).tempfile_in(dir)?.into_temp_path())
+        Ok(new_temp_file(&dir, suffix)?.1)
     }
 
     fn publish<'a>(
@@ -250,10 +263,13 @@ impl ObjectStore for LocalStore {
     ) -> BoxFuture<'a, Result<(), S3Error>> {
         Box::pin(async move {
             let to = self.path(key)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(self.staging_dir()?)?;
-            tmp.write_all(&body)?;
-            tmp.as_file().sync_all()?;
-            place(&tmp.into_temp_path().keep().map_err(|e| S3Error::from(e.error))?, &to, Clobber::Replace)
+            let (mut file, tmp) = new_temp_file(&self.staging_dir()?, ".json")?;
+            file.write_all(&body)?;
+            file.sync_all()?;
+            place(&tmp, &to, Clobber::Replace)?;
+            // Renamed away: nothing left for the temporary path to remove.
+            let _ = tmp.keep();
+            Ok(())
         })
     }
 

@@ -91,6 +91,11 @@ impl Cancel {
     pub fn is_aborted(&self) -> bool {
         self.0[1].load(Ordering::SeqCst)
     }
+
+    /// The flag [`Cancel::abort`] sets, for the engine to poll (it stops within one block).
+    pub fn abort_flag(&self) -> &AtomicBool {
+        &self.0[1]
+    }
 }
 
 /// A local file holding an object's bytes, for as long as this value lives.
@@ -132,6 +137,16 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// # Errors
     /// A permanent error naming the key.
     fn check_key(&self, _key: &str) -> Result<(), S3Error> {
+        Ok(())
+    }
+
+    /// Whether an output could be published as `key` under `clobber` (a local store refuses to
+    /// replace anything but a regular file, and anything at all under [`Clobber::Never`]):
+    /// checked before the work, so that a refusal costs nothing.
+    ///
+    /// # Errors
+    /// A permanent error saying why not.
+    fn check_output(&self, _key: &str, _clobber: Clobber) -> Result<(), S3Error> {
         Ok(())
     }
 
