@@ -387,7 +387,8 @@ impl Worker {
     }
 
     async fn retry_later(&self, message: &Received) {
-        let delay = retry_delay(self.visibility);
+        // Given up on because the worker is stopping: another worker may take it at once.
+        let delay = if self.cancel.is_aborted() { Duration::ZERO } else { retry_delay(self.visibility) };
         if let Err(e) = queue::change_visibility(&self.sqs, &self.queue, &message.receipt_handle, delay).await {
             warn!(error = %e, "could not shorten the message's visibility: it reappears when it runs out");
         }

@@ -143,12 +143,13 @@ fn refusals_are_clean_errors_with_no_partial_file() {
     put(d, "in.wav", &song(3.0));
     put(d, "bad.wav", b"RIFF\x24\x00\x00\x00WAVEfmt garbage");
     let cases: [(&[&str], i32, &str); 6] = [
-        (&["process", "in.wav", "-o", "out.xyz"], 1, "cannot tell the output format"),
+        // Usage errors (issue 16 item 14: they exited 1, the documented status is 2).
+        (&["process", "in.wav", "-o", "out.xyz"], 2, "cannot tell the output format"),
         (&["process", "in.wav", "-o", "out.wav", "--format", "aiff"], 2, "expected one of"),
         (&["process", "in.wav", "-o", "no/such/dir/out.wav"], 1, "does not exist"),
         (&["process", "bad.wav", "-o", "out.wav"], 1, "bad.wav"),
-        (&["process", "in.wav", "-o", "out.opus", "--rate", "44100"], 1, "44100"),
-        (&["process", "in.wav", "-o", "in.wav", "--force"], 1, "the output is the input"),
+        (&["process", "in.wav", "-o", "out.opus", "--rate", "44100"], 2, "44100"),
+        (&["process", "in.wav", "-o", "in.wav", "--force"], 2, "the output is the input"),
     ];
     for (args, code, msg) in cases {
         let out = audioproc(args, d);
