@@ -114,6 +114,9 @@ pub fn process(
         }
     }
     let session = S3Session::with_client(input.is_s3() || output.is_s3()).map_err(|e| format!("{e:#}"))?;
+    // Downloads and S3-bound outputs: removed when the job ends, or by the next run after a kill.
+    let work =
+        audioproc_s3::work_dir::create("audioproc-process-").map_err(|e| format!("creating a work directory: {e}"))?;
     let job = Job {
         source: session.object(input)?,
         dest: Destination::Exact(session.object(output)?),
@@ -124,7 +127,7 @@ pub fn process(
             error_reports: false,
             progress: Some(progress),
             cancel: crate::interrupt::cancel(),
-            ..Policy::service(std::env::temp_dir())
+            ..Policy::service(work.path().to_owned())
         },
     };
     match session.runtime.block_on(audioproc_s3::job::run(&job)) {

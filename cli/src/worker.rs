@@ -121,12 +121,10 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<bool> {
     let spec = args.spec.spec(args.spec.format.unwrap_or(OutputFormat::Flac));
     spec.validate()?;
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)).max(1);
-    // Files in progress live here; removed on exit (after SIGKILL it stays: the systemd unit
-    // of the fleet empties its cache directory before each start).
-    let work_dir = tempfile::Builder::new()
-        .prefix("audioproc-worker-")
-        .tempdir()
-        .context("creating the work directory in $TMPDIR")?;
+    // Files in progress live here; removed on exit. After a SIGKILL it stays until the next
+    // worker on this machine starts and sweeps it.
+    let work_dir =
+        audioproc_s3::work_dir::create("audioproc-worker-").context("creating the work directory in $TMPDIR")?;
     init_logging();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the worker runtime")?;

@@ -10,9 +10,17 @@ use std::fmt;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Reading the input failed.
+    /// Reading the input (or another file operation not covered by [`Error::Write`]) failed.
     #[error("read error: {0}")]
     Io(#[from] std::io::Error),
+    /// Writing the output failed (a full disk, a file system gone read-only).
+    #[error("write error: {}: {source}", path.display())]
+    Write {
+        /// The file being written.
+        path: std::path::PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
     /// The input holds no bytes at all.
     #[error("file is empty")]
     Empty,

@@ -29,6 +29,7 @@ pub mod object;
 pub mod queue;
 pub mod sidecar;
 pub mod store;
+pub mod work_dir;
 
 pub use client::{S3Client, client_from_env};
 pub use error::{FailureKind, S3Error};

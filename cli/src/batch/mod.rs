@@ -114,8 +114,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
         .build()
         .context("starting the I/O runtime")?;
     let client = (src.is_s3() || dst.is_s3()).then(|| runtime.block_on(audioproc_s3::client_from_env()));
-    let work =
-        tempfile::Builder::new().prefix("audioproc-batch-").tempdir().context("creating a temporary directory")?;
+    let work = audioproc_s3::work_dir::create("audioproc-batch-").context("creating a temporary directory")?;
     if let Root::Local(d) = &dst
         && !args.dry_run
     {

@@ -102,8 +102,8 @@ impl Pass<'_, '_> {
         match self.job.threads {
             Threads::Single => {
                 let mut encoder = open_encoder(path, plan, layout)?;
-                self.run(|ready| encoder.write(ready).map(|()| true))?;
-                close_encoder(encoder)
+                self.run(|ready| encoder.write(ready).map(|()| true).map_err(|e| writing(path, e)))?;
+                close_encoder(path, encoder)
             }
             Threads::Pipelined => {
                 let (to_encoder, from_pass) = mpsc::sync_channel::<Vec<Vec<f32>>>(ENCODER_QUEUE_BLOCKS);
@@ -112,12 +112,12 @@ impl Pass<'_, '_> {
                     let writer = scope.spawn(move || -> Result<u64> {
                         let mut encoder = open_encoder(path, plan, layout)?;
                         for block in from_pass {
-                            encoder.write(&block)?;
+                            encoder.write(&block).map_err(|e| writing(path, e))?;
                         }
                         // A cancelled pass closes the queue early: the file is thrown away, so
                         // it is not finished (nor synced).
                         cancel.check()?;
-                        close_encoder(encoder)
+                        close_encoder(path, encoder)
                     });
                     // A closed queue means the encoder stopped on an error: its join says which.
                     // The scope joins the writer on every path, so it never outlives the pass.
@@ -170,17 +170,38 @@ impl Pass<'_, '_> {
     }
 }
 
+/// An I/O error of the encoder's file is a write error of `path`.
+fn writing(path: &Path, e: Error) -> Error {
+    match e {
+        Error::Io(source) => Error::Write { path: path.to_path_buf(), source },
+        other => other,
+    }
+}
+
 /// An encoder writing to a new file at `path`.
 fn open_encoder(path: &Path, plan: &Plan, layout: &[ChannelRole]) -> Result<Encoder<BufWriter<File>>> {
-    let file = File::create(path)?;
+    let file = File::create(path).map_err(|e| writing(path, e.into()))?;
     Encoder::new(&plan.encode, plan.out_rate, layout, BufWriter::with_capacity(1 << 20, file))
+        .map_err(|e| writing(path, e))
 }
 
 /// Finishes an encoder's file, synced to disk; returns the frames written.
-fn close_encoder(encoder: Encoder<BufWriter<File>>) -> Result<u64> {
+fn close_encoder(path: &Path, encoder: Encoder<BufWriter<File>>) -> Result<u64> {
     let frames = encoder.frames();
-    let sink = encoder.finish()?;
-    let file = sink.into_inner().map_err(|e| Error::Io(e.into_error()))?;
-    file.sync_all()?;
+    let sink = encoder.finish().map_err(|e| writing(path, e))?;
+    let file = sink.into_inner().map_err(|e| writing(path, Error::Io(e.into_error())))?;
+    file.sync_all().map_err(|e| writing(path, e.into()))?;
     Ok(frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_io_error_of_the_output_says_write_error_not_read_error() {
+        let e = writing(Path::new("/out/a.flac"), Error::Io(std::io::Error::other("No space left on device")));
+        assert_eq!(e.to_string(), "write error: /out/a.flac: No space left on device");
+        assert!(matches!(writing(Path::new("x"), Error::Cancelled), Error::Cancelled));
+    }
 }

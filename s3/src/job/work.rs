@@ -132,6 +132,7 @@ pub async fn compute(
 fn engine_error(source: &str, e: EngineError) -> S3Error {
     match e {
         EngineError::Io(io) => S3Error::retryable(format!("{source}: local I/O while processing: {io}")),
+        e @ EngineError::Write { .. } => S3Error::retryable(format!("{source}: {e}")),
         EngineError::Cancelled => {
             S3Error::retryable(format!("{source}: interrupted before it finished (nothing was written)"))
         }

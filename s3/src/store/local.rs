@@ -97,7 +97,7 @@ impl LocalStore {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let root = if self.root.as_os_str().is_empty() { Path::new(".") } else { &self.root };
         std::fs::create_dir_all(root).map_err(|e| io_error(&format!("creating {}", root.display()), e))?;
-        sweep_stale_staging(root);
+        crate::work_dir::sweep_stale(root, STAGING_PREFIX);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = root.join(format!("{STAGING_PREFIX}{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| io_error(&format!("creating {}", dir.display()), e))?;
@@ -110,19 +110,6 @@ impl Drop for LocalStore {
     fn drop(&mut self) {
         if let Some(dir) = self.staging.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-/// Removes staging directories under `root` whose process is no longer running.
-fn sweep_stale_staging(root: &Path) {
-    let Ok(entries) = std::fs::read_dir(root) else { return };
-    for e in entries.filter_map(Result::ok) {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(STAGING_PREFIX) else { continue };
-        let pid = rest.split('-').next().unwrap_or("");
-        if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && !Path::new("/proc").join(pid).exists() {
-            let _ = std::fs::remove_dir_all(e.path());
         }
     }
 }
