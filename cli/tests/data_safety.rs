@@ -352,3 +352,35 @@ fn a_missing_destination_bucket_fails_before_processing_in_one_line() {
     }
     assert_eq!(s3.keys(&b), Vec::<String>::new());
 }
+
+#[test]
+fn an_interrupted_upload_leaves_no_report_without_its_output_and_no_multipart_upload() {
+    use audioproc_testdata::harness::{MotoServer, S3, aws_command, bucket};
+    let endpoint = MotoServer::shared().endpoint();
+    let s3 = S3::new(&endpoint);
+    let b = bucket("interrupt");
+    s3.create_bucket(&b);
+    let dir = tempfile::tempdir().unwrap();
+    audioproc_testdata::writers::long_wav(&dir.path().join("long.wav"), 3).unwrap();
+    // Killed at several moments: while processing, around and during the (multipart) upload.
+    for (i, delay_ms) in [300u64, 1500, 2500, 3500, 5000].into_iter().enumerate() {
+        let key = format!("out/{i}.wav");
+        let mut child = aws_command(env!("CARGO_BIN_EXE_audioproc"), &endpoint)
+            .args(["process", "long.wav", "-o", &format!("s3://{b}/{key}"), "--format", "wav"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        let code = child.wait().unwrap().code();
+        assert!(matches!(code, Some(0 | 130)), "{delay_ms} ms: exit {code:?}");
+        let (output, report) = (s3.head(&b, &key).is_some(), s3.head(&b, &format!("{key}.json")).is_some());
+        assert_eq!(output, report, "{delay_ms} ms: output {output}, report {report}");
+        // A signal after the last byte was published still exits 130; success always has both.
+        assert!(code != Some(0) || output, "{delay_ms} ms: exit 0 without the output");
+        assert_eq!(s3.multipart_uploads(&b), 0, "{delay_ms} ms: a multipart upload was left open");
+    }
+    assert_eq!(names(dir.path()), ["long.wav"]);
+}
