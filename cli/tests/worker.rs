@@ -431,3 +431,39 @@ fn sigterm_hands_unfinished_messages_back() {
     second.terminate();
     assert!(second.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", second.logs());
 }
+
+#[test]
+fn the_same_key_from_two_input_buckets_never_loses_an_error_report() {
+    let moto = MotoServer::shared();
+    let (s3, sqs) = (S3::new(&moto.endpoint()), Sqs::new(&moto.endpoint()));
+    let (a, b, out) = (bucket("two-a"), bucket("two-b"), bucket("two-out"));
+    for x in [&a, &b, &out] {
+        s3.create_bucket(x);
+    }
+    s3.put(&a, "in/x.wav", b"RIFF but not really".repeat(20));
+    s3.put(&b, "in/x.wav", b"RIFF nor this one".repeat(20));
+    let (queue, _dlq) = sqs.with_dlq(&format!("two-{}", std::process::id()), 2, VISIBILITY);
+    let worker = Worker::start(&queue, &format!("s3://{out}/out/"), &[]);
+    let report_of = |key: &str| -> Value { serde_json::from_slice(&s3.get(&out, key).unwrap()).unwrap() };
+    for src in [&a, &b] {
+        sqs.send(&queue, &s3_event(src, "in/x.wav").to_string());
+        wait_until(Duration::from_secs(30), "the queue to empty", || sqs.count(&queue) == 0, || worker.logs());
+    }
+    let qualified = format!("out/in/x.wav.{b}.error.json");
+    assert_eq!(keys_under(&s3, &out, "out/"), ["out/in/x.wav.error.json".to_owned(), qualified.clone()]);
+    assert_eq!(report_of("out/in/x.wav.error.json")["source"]["bucket"], a.as_str());
+    assert_eq!(report_of(&qualified)["source"]["bucket"], b.as_str());
+
+    // B's object is fixed: its output is written and only its own error report goes.
+    s3.put(&b, "in/x.wav", wav(1.0, 3));
+    sqs.send(&queue, &s3_event(&b, "in/x.wav").to_string());
+    wait_until(Duration::from_secs(30), "the queue to empty", || sqs.count(&queue) == 0, || worker.logs());
+    wait_until(Duration::from_secs(10), "B's output", || s3.head(&out, "out/in/x.flac").is_some(), || worker.logs());
+    assert_eq!(
+        keys_under(&s3, &out, "out/"),
+        ["out/in/x.flac", "out/in/x.flac.json", "out/in/x.wav.error.json"],
+        "{}",
+        worker.logs()
+    );
+    assert_eq!(report_of("out/in/x.wav.error.json")["source"]["bucket"], a.as_str(), "A's report was lost");
+}

@@ -5,9 +5,10 @@ use std::time::Instant;
 
 use tracing::{error, info, warn};
 
-use super::{Job, Outcome, Plan};
+use super::{Job, Object, Outcome, Plan};
 use crate::error::S3Error;
-use crate::sidecar::{Sidecar, SourceRecord};
+use crate::location::ERROR_SUFFIX;
+use crate::sidecar::{MAX_SIDECAR_BYTES, Sidecar, SidecarRecord, SourceRecord};
 
 /// The outcome of a job that failed with `error` (after `plan`, if it got that far).
 pub async fn failed(job: &Job, plan: Option<&Plan>, error: S3Error) -> Outcome {
@@ -20,6 +21,7 @@ pub async fn failed(job: &Job, plan: Option<&Plan>, error: S3Error) -> Outcome {
         None => super::plan::error_report_of(job),
     };
     let Some(report) = report else { return Outcome::PermanentFailure { error, report: None } };
+    let report = own_error_report(job, report).await;
     let src = &job.source;
     let record = SourceRecord::new(src.store.bucket(), &src.key, src.version.as_deref(), None);
     let doc = Sidecar::failed(&record, &src.display(), &error);
@@ -29,6 +31,38 @@ pub async fn failed(job: &Job, plan: Option<&Plan>, error: S3Error) -> Outcome {
         Err(w) => Outcome::RetryableFailure {
             error: S3Error::retryable(format!("{error} (and writing its error report failed: {w})")),
         },
+    }
+}
+
+/// Whether the error report at `at` is this job's source's (or there is none).
+async fn is_ours(job: &Job, at: &Object) -> bool {
+    let record = at.store.get_bytes(&at.key, MAX_SIDECAR_BYTES).await.ok().flatten();
+    record
+        .as_deref()
+        .and_then(SidecarRecord::parse)
+        .is_none_or(|r| r.source.bucket == job.source.store.bucket() && r.source.key == job.source.key)
+}
+
+/// The same key from two input buckets has one error-report name: the second bucket's report
+/// goes to `KEY.BUCKET.error.json` rather than replace the first's.
+fn qualified(job: &Job, report: &Object) -> Object {
+    let stem = report.key.strip_suffix(ERROR_SUFFIX).unwrap_or(&report.key);
+    Object::new(report.store.clone(), format!("{stem}.{}{ERROR_SUFFIX}", job.source.store.bucket()))
+}
+
+/// Where this job's error report goes: its usual place, unless that holds another source's.
+async fn own_error_report(job: &Job, report: Object) -> Object {
+    if is_ours(job, &report).await { report } else { qualified(job, &report) }
+}
+
+/// Removes this job's stale error reports after a success, and never another source's.
+pub async fn remove_stale_error_reports(job: &Job, report: &Object) {
+    if is_ours(job, report).await {
+        report.store.delete_quietly(&report.key).await;
+    }
+    let other = qualified(job, report);
+    if other.store.head(&other.key, None).await.ok().flatten().is_some() && is_ours(job, &other).await {
+        other.store.delete_quietly(&other.key).await;
     }
 }
 

@@ -179,8 +179,8 @@ pub async fn publish(
         return Err(e);
     }
     if let Some(stale) = &plan.error_report {
-        // An earlier failure of this key (since re-uploaded) no longer applies.
-        stale.store.delete_quietly(&stale.key).await;
+        // An earlier failure of this source (since re-uploaded) no longer applies.
+        super::outcome::remove_stale_error_reports(job, stale).await;
     }
     Ok(sidecar)
 }
