@@ -239,6 +239,8 @@ fn a_damaged_output_is_redone_not_skipped_forever() {
         serde_json::from_slice::<Value>(&o.stdout).unwrap()
     };
     assert_eq!(run()["ok"], 1);
+    let sidecar: Value = serde_json::from_slice(&std::fs::read(dst.join("a.flac.json")).unwrap()).unwrap();
+    assert!(sidecar["elapsed_s"].as_f64().unwrap() > 0.0, "local batch sidecars said elapsed_s 0.0: {sidecar}");
     let good = std::fs::read(dst.join("a.flac")).unwrap();
     std::fs::write(dst.join("a.flac"), b"garbage!").unwrap();
     assert_eq!(run()["ok"], 1, "garbage of another size was trusted");
