@@ -9,9 +9,12 @@ command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://ru
 
 # cmake builds the bundled libopus (opusic-sys). `flac` lets the encoder tests check our FLAC
 # output with the reference decoder (they skip that check, with a note, when it is missing).
+# PostgreSQL (initdb, pg_ctl, psql) runs a real server for the database tests (the harness's
+# Postgres, which panics without it).
 missing=()
 command -v cmake >/dev/null || missing+=(cmake)
 command -v flac >/dev/null || missing+=(flac)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         apt-get update -qq

@@ -1,11 +1,14 @@
 //! The test harness itself: moto, the Lambda Runtime API and the fault proxy, driven by plain
-//! HTTP. Needs the venv from `scripts/s3-venv.sh` (the moto tests panic with that hint).
+//! HTTP, and the PostgreSQL server. Needs the venv from `scripts/s3-venv.sh` (the moto tests
+//! panic with that hint) and PostgreSQL (installed by `scripts/test.sh`).
 
 use audioproc_testdata::harness::moto::S3_AUTHORIZATION;
 use audioproc_testdata::harness::{
-    FaultProxy, FaultRule, HttpConnection, MotoServer, Outcome, RuntimeApi, header, http_request, try_http_request,
+    FaultProxy, FaultRule, HttpConnection, MotoServer, Outcome, Postgres, RuntimeApi, header, http_request,
+    try_http_request,
 };
 use std::io::Write;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
@@ -314,4 +317,57 @@ fn fault_proxy_forwards_chunked_bodies_and_reports_a_dead_upstream() {
     let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
     let orphan = FaultProxy::start(&format!("http://{free}"), Vec::new());
     assert_eq!(http_request(&orphan.endpoint(), "GET", "/anything", &[], b"").0, 502);
+}
+
+// ---- PostgreSQL ----
+
+/// Runs `sql` with psql against `url` and returns its unaligned, tuples-only output.
+fn psql(postgres: &Postgres, url: &str, sql: &str) -> String {
+    let output = Command::new(postgres.psql())
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("run psql");
+    assert!(
+        output.status.success(),
+        "psql {url} -c {sql:?}: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[test]
+fn postgres_starts_and_creates_databases() {
+    assert!(Postgres::available(), "PostgreSQL is not installed: run scripts/test.sh");
+    let postgres = Postgres::shared();
+    assert!(std::ptr::eq(postgres, Postgres::shared()), "one server per test process");
+    let port = postgres.port();
+    assert_eq!(postgres.url(), format!("postgres://postgres@127.0.0.1:{port}/postgres"));
+
+    let first = postgres.create_database("Harness First!");
+    let second = postgres.create_database("harness first!");
+    assert_ne!(first, second, "the same name twice gives two databases");
+    for url in [&first, &second] {
+        let prefix = format!("postgres://postgres@127.0.0.1:{port}/harness_first__");
+        assert!(url.starts_with(&prefix), "{url} starts with {prefix}");
+        assert_eq!(psql(postgres, url, "select 1"), "1");
+        let database = url.rsplit('/').next().expect("a path");
+        assert_eq!(psql(postgres, url, "select current_database()"), database);
+    }
+    // Fresh: a table made in one is not in the other.
+    psql(postgres, &first, "create table only_here (n int)");
+    assert_eq!(psql(postgres, &second, "select count(*) from pg_tables where tablename = 'only_here'"), "0");
+
+    // Only on 127.0.0.1: not on the rest of the loopback range, nor on IPv6.
+    assert_eq!(psql(postgres, &postgres.url(), "show listen_addresses"), "127.0.0.1");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    for other in ["127.0.0.2", "[::1]"] {
+        let address = format!("{other}:{port}");
+        let connected = address
+            .parse::<std::net::SocketAddr>()
+            .map(|address| std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_ok())
+            .unwrap_or(false);
+        assert!(!connected, "PostgreSQL also answers on {address}");
+    }
 }

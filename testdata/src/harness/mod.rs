@@ -7,6 +7,9 @@
 //!   127.0.0.1 port, stopped when the test process exits.
 //! - [`runtime_api::RuntimeApi`]: the Lambda Runtime API (2018-06-01) that a `lambda_runtime`
 //!   binary polls when started with `AWS_LAMBDA_RUNTIME_API` pointing at it.
+//! - [`postgres::Postgres`]: a real PostgreSQL server (Debian's `initdb` and `pg_ctl`, installed
+//!   by `scripts/test.sh`) on a free 127.0.0.1 port, one fresh database per test, stopped and
+//!   removed when the test process exits.
 //! - [`fault_proxy::FaultProxy`]: sits between the SDK and moto and answers chosen requests with
 //!   5xx errors a set number of times.
 //! - [`http_request`] and [`HttpConnection`]: small HTTP/1.1 clients for tests that talk to
@@ -38,6 +41,7 @@ pub mod http;
 pub mod lambda_process;
 pub mod loop_guard;
 pub mod moto;
+pub mod postgres;
 pub mod runtime_api;
 pub mod s3_client;
 pub mod s3_events;
@@ -50,6 +54,7 @@ pub use http::{HttpConnection, HttpResponse, header, http_request, try_http_requ
 pub use lambda_process::{Lambda, lambda_binary};
 pub use loop_guard::CountingProxy;
 pub use moto::MotoServer;
+pub use postgres::Postgres;
 pub use runtime_api::{Outcome, RuntimeApi};
 pub use s3_client::{S3, bucket};
 pub use s3_events::{s3_event, s3_record};
