@@ -14,6 +14,7 @@ mod process;
 mod progress;
 mod remote;
 mod report;
+mod serve;
 mod usage;
 mod worker;
 
@@ -129,6 +130,19 @@ enum Command {
     ///       --output s3://music-out/processed/ --preset streaming --health-port 8080
     #[command(verbatim_doc_comment)]
     Worker(worker::WorkerArgs),
+    /// Serve the upload app and REST API (so far: accounts, sessions, API tokens, /healthz,
+    /// /readyz).
+    ///
+    /// With no flags it listens on 127.0.0.1:8080 and keeps its database (SQLite) in
+    /// ./audioproc-data; --database-url postgres://… shares one database between the instances
+    /// of a fleet. Every flag also reads an AUDIOPROC_* variable. SIGTERM turns /readyz to 503,
+    /// then drains.
+    ///
+    /// Examples:
+    ///   audioproc serve
+    ///   audioproc serve --listen 0.0.0.0:8080 --database-url postgres://app@db.internal/audioproc
+    #[command(verbatim_doc_comment)]
+    Serve(serve::ServeArgs),
 }
 
 /// Most files or messages processed at once (`--jobs`): more threads than this only thrash.
@@ -157,7 +171,7 @@ fn main() -> ExitCode {
         Some(Command::Analyze(a)) => a.json,
         Some(Command::Process(a)) => a.json,
         Some(Command::Batch(a)) => a.json,
-        Some(Command::Worker(_)) => false,
+        Some(Command::Worker(_) | Command::Serve(_)) => false,
         None => cli.everyday.json,
     };
     if matches!(cli.command, None | Some(Command::Process(_))) {
@@ -168,6 +182,7 @@ fn main() -> ExitCode {
         Some(Command::Analyze(args)) => analyze::run(args).map(status),
         Some(Command::Process(args)) => process::run_process(args).map(status),
         Some(Command::Worker(args)) => worker::run(args).map(status),
+        Some(Command::Serve(args)) => serve::run(args).map(status),
         None if cli.everyday.files.is_empty() => {
             use clap::CommandFactory;
             let _ = Cli::command().print_help();

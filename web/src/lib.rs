@@ -1,0 +1,25 @@
+//! The audioproc upload app and REST API, run by `audioproc serve`.
+//!
+//! This crate holds HTTP, accounts and the database; it never processes audio itself (jobs go
+//! through the one per-object job of `audioproc-s3`). What is here so far:
+//!
+//! - [`db`]: one database layer over SQLite (the embedded default, a file under `--data`) and
+//!   PostgreSQL (`--database-url`, shared by a fleet), with the migrations run at start under an
+//!   advisory lock so that several instances may start at once;
+//! - [`accounts`]: users (email + Argon2id password hash), server-side sessions and API tokens;
+//! - [`api`]: the versioned JSON API (`/api/v1/…`), its error documents, and `/healthz` and
+//!   `/readyz`;
+//! - [`server`]: the listener, and a shutdown that turns `/readyz` to 503 before draining.
+// Unit tests may unwrap: a failure there is the test failing.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod accounts;
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod server;
+
+pub use config::ServeConfig;
+pub use error::WebError;
+pub use server::serve;
