@@ -148,6 +148,11 @@ pub async fn open_session(db: &Db, user: &User) -> Result<String, AccountError> 
     Ok(id)
 }
 
+/// The user an `id, email` row names (the session and token lookups).
+fn user_of(row: &sqlx::any::AnyRow) -> Result<User, AccountError> {
+    Ok(User { id: row.try_get("id")?, email: row.try_get("email")? })
+}
+
 /// The user of a live session.
 ///
 /// # Errors
@@ -161,10 +166,7 @@ pub async fn session_user(db: &Db, session: &str) -> Result<Option<User>, Accoun
     .bind(now_ms())
     .fetch_optional(&db.pool)
     .await?;
-    Ok(match row {
-        Some(r) => Some(User { id: r.try_get("id")?, email: r.try_get("email")? }),
-        None => None,
-    })
+    row.as_ref().map(user_of).transpose()
 }
 
 /// Ends a session.
@@ -209,10 +211,7 @@ pub async fn token_user(db: &Db, token: &str) -> Result<Option<User>, AccountErr
     .bind(token_hash(token))
     .fetch_optional(&db.pool)
     .await?;
-    Ok(match row {
-        Some(r) => Some(User { id: r.try_get("id")?, email: r.try_get("email")? }),
-        None => None,
-    })
+    row.as_ref().map(user_of).transpose()
 }
 
 #[cfg(test)]

@@ -233,13 +233,15 @@ fn try_start(python: &Path, binary: &Path) -> Result<MotoServer, Failure> {
 }
 
 /// A port that was free a moment ago.
-fn free_port() -> u16 {
+/// A port on 127.0.0.1 that was free a moment ago (shared by the harness's servers).
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0 to find a free port");
     listener.local_addr().expect("local address of a bound listener").port()
 }
 
-/// The last few kilobytes of the log, for panic messages.
-fn log_tail(log: &Path) -> String {
+/// The last few kilobytes of a server's log, for panic messages (shared by the harness's
+/// servers).
+pub(crate) fn log_tail(log: &Path) -> String {
     const TAIL: u64 = 4096;
     let read = || -> std::io::Result<String> {
         let mut file = File::open(log)?;

@@ -11,15 +11,15 @@
 //! (`pg_ctl stop -m immediate`) and removes the temp directory. The server's log is quoted when
 //! setup fails. `scripts/test.sh` installs Debian's `postgresql` when no `initdb` is found.
 
-use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom};
-use std::net::{Ipv4Addr, TcpListener};
+use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::moto::{free_port, log_tail};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How many free ports to try if another process takes the chosen one first.
@@ -331,31 +331,9 @@ fn postgres_ids() -> (u32, u32) {
 }
 
 /// A port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0 to find a free port");
-    listener.local_addr().expect("local address of a bound listener").port()
-}
-
 /// A command's stdout and stderr, for panic messages.
 fn outputs(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-/// The last few kilobytes of the server's log, for panic messages.
-fn log_tail(log: &Path) -> String {
-    const TAIL: u64 = 4096;
-    let read = || -> std::io::Result<String> {
-        let mut file = File::open(log)?;
-        let length = file.metadata()?.len();
-        file.seek(SeekFrom::Start(length.saturating_sub(TAIL)))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
-    };
-    match read() {
-        Ok(tail) => format!("--- end of {} ---\n{tail}", log.display()),
-        Err(error) => format!("(cannot read {}: {error})", log.display()),
-    }
 }
 
 #[cfg(test)]
