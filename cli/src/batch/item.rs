@@ -37,6 +37,15 @@ impl Context {
     }
 }
 
+/// Reserves `item`'s place in the queue of its output, in listing order, so that of inputs with
+/// the same output name the first listed decides about it first (see [`job::claims`]). Held
+/// until the item's job has ended.
+pub fn reserve(ctx: &Context, item: &Item) -> Option<job::claims::Claim> {
+    let claims = ctx.policy.claims.as_ref().filter(|_| item.refused.is_none() && !ctx.dry_run)?;
+    let job = ctx.job(item);
+    job::plan::output_of(&job).map(|o| claims.reserve(&o.display(), &job.source.display()))
+}
+
 /// Runs one input; `None` when the batch was stopped before it began (the next run does it).
 pub async fn run(ctx: &Context, item: Item, id: u64, in_flight: &InFlight) -> Option<Line> {
     if let Some(why) = item.refused {

@@ -269,11 +269,12 @@ async fn dispatch(
         let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { break };
         next_id += 1;
         let (ctx, events, in_flight, id) = (Arc::clone(&ctx), events.clone(), Arc::clone(&in_flight), next_id);
+        let place = item::reserve(&ctx, &item);
         tasks.spawn(async move {
             if let Some(line) = item::run(&ctx, item, id, &in_flight).await {
                 let _ = events.send(Event::Line(Box::new(line), Some(id)));
             }
-            drop(permit);
+            drop((place, permit));
         });
         while tasks.try_join_next().is_some() {}
     }

@@ -131,21 +131,20 @@ pub async fn plan(job: &Job) -> Result<Planned, S3Error> {
         }
     }
 
+    // Under the claim, so that the job before (an input with the same output name) has settled
+    // the output before this one decides about it.
     let claim = match (&policy.claims, &job.dest) {
-        (Some(claims), Destination::Mirror { .. }) => match claims.claim(&dest.display(), &job.source.display()) {
-            Ok(c) => Some(Arc::new(c)),
-            Err(Held::BySame) => {
-                return Err(S3Error::retryable(format!("{} is being processed by another job", job.source.display())));
+        (Some(claims), Destination::Mirror { .. }) => {
+            match claims.claim(&dest.display(), &job.source.display()).await {
+                Ok(c) => Some(Arc::new(c)),
+                Err(Held::BySame) => {
+                    return Err(S3Error::retryable(format!(
+                        "{} is being processed by another job",
+                        job.source.display()
+                    )));
+                }
             }
-            Err(Held::ByOther(other)) => {
-                return Err(S3Error::permanent(format!(
-                    "{}: its output {} is also the output of {other}, which has the same name but another \
-                     extension; rename one of them (or process them into different folders)",
-                    job.source.display(),
-                    dest.display()
-                )));
-            }
-        },
+        }
         _ => None,
     };
     let sidecar_key = format!("{}{REPORT_SUFFIX}", dest.key);
