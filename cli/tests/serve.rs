@@ -2,68 +2,15 @@
 //! PostgreSQL server, the same suite on both; health, readiness and draining.
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use audioproc_testdata::harness::postgres::Postgres;
-use audioproc_testdata::harness::{header, http_request, try_http_request};
-use serde_json::{Value, json};
-
-/// A running server, killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(database_url: Option<&str>) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_audioproc"));
-        cmd.args(["serve", "--listen", &addr, "--data"]).arg(dir.path().join("data"));
-        if let Some(url) = database_url {
-            cmd.args(["--database-url", url]);
-        }
-        let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        let server = Server { child, addr, _dir: dir };
-        let started = Instant::now();
-        while try_http_request(&server.addr, "GET", "/healthz", &[], b"").is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "the server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<Value>,
-    ) -> (u16, Vec<(String, String)>, Value) {
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut h = vec![("content-type", "application/json")];
-        h.extend_from_slice(headers);
-        let (status, headers, bytes) = http_request(&self.addr, method, path, &h, body.as_bytes());
-        (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The session cookie (`name=value`) a response sets.
-fn session_of(headers: &[(String, String)]) -> String {
-    let set = header(headers, "set-cookie").expect("no Set-Cookie");
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
-    set.split(';').next().unwrap().to_owned()
-}
+use audioproc_testdata::harness::{header, http_request};
+use common::server::{Server, session_of};
+use serde_json::json;
 
 /// The account suite, the same on every database.
 fn accounts_suite(s: &Server) {
@@ -122,7 +69,7 @@ fn accounts_suite(s: &Server) {
 
 #[test]
 fn accounts_work_the_same_on_sqlite() {
-    let s = Server::start(None);
+    let s = Server::start(None, &[]);
     accounts_suite(&s);
     let (status, _, _) = http_request(&s.addr, "GET", "/readyz", &[], b"");
     assert_eq!(status, 200);
@@ -133,7 +80,7 @@ fn accounts_work_the_same_on_postgres_and_instances_share_sessions() {
     let url = Postgres::shared().create_database("serve_accounts");
     // Two instances start at once on one database: migrations run once, under the lock.
     let (a, b) = std::thread::scope(|sc| {
-        let (a, b) = (sc.spawn(|| Server::start(Some(&url))), sc.spawn(|| Server::start(Some(&url))));
+        let (a, b) = (sc.spawn(|| Server::start(Some(&url), &[])), sc.spawn(|| Server::start(Some(&url), &[])));
         (a.join().unwrap(), b.join().unwrap())
     });
     accounts_suite(&a);
@@ -148,7 +95,7 @@ fn accounts_work_the_same_on_postgres_and_instances_share_sessions() {
 
 #[test]
 fn sigterm_turns_readyz_to_503_before_the_server_exits() {
-    let mut s = Server::start(None);
+    let mut s = Server::start(None, &[]);
     assert_eq!(http_request(&s.addr, "GET", "/readyz", &[], b"").0, 200);
     assert!(Command::new("kill").args(["-TERM", &s.child.id().to_string()]).status().unwrap().success());
     std::thread::sleep(Duration::from_millis(300));

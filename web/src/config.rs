@@ -15,7 +15,16 @@ pub struct ServeConfig {
     pub database_url: Option<String>,
     /// Mark session cookies `Secure` (served over HTTPS, e.g. behind a TLS load balancer).
     pub secure_cookies: bool,
+    /// Largest upload accepted, bytes (default 2 GiB).
+    pub max_upload_bytes: u64,
+    /// Processing workers in this instance (default: one per core).
+    pub workers: usize,
+    /// How long signed upload and download URLs last, milliseconds (default and most: 15 min).
+    pub url_lifetime_ms: i64,
 }
+
+/// The default upload limit: 2 GiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 2 << 30;
 
 impl ServeConfig {
     /// The embedded defaults under `data_dir`.
@@ -25,6 +34,9 @@ impl ServeConfig {
             data_dir: data_dir.into(),
             database_url: None,
             secure_cookies: false,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            workers: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            url_lifetime_ms: crate::signing::URL_LIFETIME_MS,
         }
     }
 

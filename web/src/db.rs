@@ -37,6 +37,35 @@ const MIGRATIONS: &[(i64, &str)] = &[
             created_at BIGINT NOT NULL
         )",
     ),
+    (
+        4,
+        "CREATE TABLE tracks (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            filename TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            content_type TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            status TEXT NOT NULL,
+            error TEXT,
+            input_key TEXT NOT NULL,
+            output_key TEXT NOT NULL,
+            report TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            lease_owner TEXT,
+            lease_until BIGINT,
+            attempts BIGINT NOT NULL DEFAULT 0,
+            idempotency_key TEXT,
+            request_hash TEXT,
+            UNIQUE (user_id, idempotency_key)
+        )",
+    ),
+    (5, "CREATE INDEX tracks_by_user ON tracks (user_id, created_at, id)"),
+    (6, "CREATE INDEX tracks_by_status ON tracks (status, updated_at)"),
+    (7, "CREATE TABLE secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)"),
+    (8, "CREATE TABLE login_failures (email TEXT NOT NULL, at BIGINT NOT NULL)"),
+    (9, "CREATE INDEX login_failures_by_email ON login_failures (email, at)"),
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating.
@@ -120,6 +149,21 @@ impl Db {
             sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await?;
         }
         Ok(result?)
+    }
+
+    /// The secret called `name`, shared by every instance: made (random, 256 bits) by the first
+    /// to ask.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn secret(&self, name: &str) -> Result<String, sqlx::Error> {
+        sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(crate::accounts::new_secret())
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query("SELECT value FROM secrets WHERE name = $1").bind(name).fetch_one(&self.pool).await?;
+        sqlx::Row::try_get(&row, 0)
     }
 
     /// Whether the database answers.

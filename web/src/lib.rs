@@ -7,8 +7,13 @@
 //!   PostgreSQL (`--database-url`, shared by a fleet), with the migrations run at start under an
 //!   advisory lock so that several instances may start at once;
 //! - [`accounts`]: users (email + Argon2id password hash), server-side sessions and API tokens;
-//! - [`api`]: the versioned JSON API (`/api/v1/…`), its error documents, and `/healthz` and
-//!   `/readyz`;
+//! - [`tracks`]: uploaded files and their processing, owner-checked; the same table is the
+//!   processing queue (claims with a lease);
+//! - [`spec`], [`objects`], [`signing`]: what a track asks for, where its files live, and the
+//!   signed URLs that upload and serve them;
+//! - [`processing`]: the in-process pool that runs the one per-object job on queued tracks;
+//! - [`api`]: the versioned JSON API (`/api/v1/…`, see `web/API.md`), its error documents,
+//!   `/healthz` and `/readyz`;
 //! - [`server`]: the listener, and a shutdown that turns `/readyz` to 503 before draining.
 // Unit tests may unwrap: a failure there is the test failing.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -18,7 +23,12 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod objects;
+pub mod processing;
 pub mod server;
+pub mod signing;
+pub mod spec;
+pub mod tracks;
 
 pub use config::ServeConfig;
 pub use error::WebError;

@@ -1,14 +1,23 @@
-//! The listener: binds, serves the [`crate::api`] routes, and on SIGTERM/SIGINT turns
-//! `/readyz` to 503, waits a moment for the load balancer to notice, then drains.
+//! The listener: opens the database, starts the processing pool, serves the [`crate::api`]
+//! routes, and on SIGTERM/SIGINT turns `/readyz` to 503, waits a moment for the load balancer
+//! to notice, drains, and stops the pool (unfinished tracks go back to the queue).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use audioproc_s3::store::Cancel;
+use tokio::sync::Notify;
+
+use crate::accounts::new_id;
 use crate::api::{self, AppState};
 use crate::config::ServeConfig;
-use crate::db::Db;
+use crate::db::{Db, Dialect};
 use crate::error::WebError;
+use crate::objects::Objects;
+use crate::processing::Pool;
+use crate::signing::Signer;
+use crate::tracks;
 
 /// How long `/readyz` says 503 before the listener stops taking connections.
 pub const DRAIN_NOTICE: Duration = Duration::from_secs(2);
@@ -18,14 +27,42 @@ pub const DRAIN_NOTICE: Duration = Duration::from_secs(2);
 /// # Errors
 /// The data directory, the database or the listener cannot be set up.
 pub async fn serve(config: ServeConfig) -> Result<(), WebError> {
-    if config.database_url.is_none() {
-        std::fs::create_dir_all(&config.data_dir)?;
-    }
+    std::fs::create_dir_all(&config.data_dir)?;
     let db = Db::open(&config.database()).await?;
+    if db.dialect == Dialect::Sqlite {
+        // Alone on its database: whatever was processing when it stopped runs again.
+        let n = tracks::requeue_all_processing(&db).await?;
+        if n > 0 {
+            tracing::info!(tracks = n, "requeued tracks left processing by the last run");
+        }
+    }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let work = audioproc_s3::work_dir::create("audioproc-serve-")?;
+    let objects = Objects::local(config.data_dir.join("objects"));
+    // Uploads and outputs staged by a server that was killed.
+    audioproc_s3::work_dir::sweep_stale(&objects.root, audioproc_s3::store::local::STAGING_PREFIX);
+    let wake = Arc::new(Notify::new());
+    let pool = Pool {
+        db: db.clone(),
+        objects: objects.clone(),
+        wake: Arc::clone(&wake),
+        owner: format!("{}-{}", std::process::id(), new_id()),
+        cancel: Cancel::new(),
+        work_dir: work.path().to_path_buf(),
+    };
+    let mut workers = pool.spawn(config.workers);
     let draining = Arc::new(AtomicBool::new(false));
-    let state = AppState { db, draining: Arc::clone(&draining), secure_cookies: config.secure_cookies };
-    tracing::info!(address = %listener.local_addr()?, "serving");
+    let state = AppState {
+        signer: Signer::new(&db.secret("url-signing").await?, config.url_lifetime_ms),
+        db,
+        draining: Arc::clone(&draining),
+        secure_cookies: config.secure_cookies,
+        objects,
+        wake,
+        max_upload_bytes: config.max_upload_bytes,
+        work_dir: work.path().to_path_buf(),
+    };
+    tracing::info!(address = %listener.local_addr()?, workers = config.workers, "serving");
     eprintln!("audioproc serve: listening on http://{}/", listener.local_addr()?);
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(async move {
@@ -34,6 +71,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), WebError> {
             tokio::time::sleep(DRAIN_NOTICE).await;
         })
         .await?;
+    // Jobs in flight stop between phases; their tracks go back to the queue.
+    pool.cancel.abort();
+    pool.wake.notify_waiters();
+    let _ = tokio::time::timeout(Duration::from_secs(10), async { while workers.join_next().await.is_some() {} }).await;
     Ok(())
 }
 

@@ -43,6 +43,18 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
     }
 
+    /// 413: over the upload limit.
+    pub fn too_large(max_bytes: u64) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "files of up to {max_bytes} bytes ({:.1} GiB) are accepted",
+                max_bytes as f64 / (1u64 << 30) as f64
+            ),
+        )
+    }
+
     /// 500, logged; the message does not leak internals.
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");

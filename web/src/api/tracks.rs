@@ -1,0 +1,286 @@
+//! Track routes: create (and get an upload URL), complete, list, get, download/play, delete.
+//! Every route looks the track up with its owner: another user's id answers 404.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::auth;
+use super::files::{self, upload_target};
+use super::view;
+use super::{ApiError, AppState};
+use crate::accounts::{User, new_id};
+use crate::objects;
+use crate::signing::Action;
+use crate::spec::{SpecRequest, TrackSpec};
+use crate::tracks::{self, NewTrack, Status, Track};
+
+/// Longest file name accepted, bytes.
+const MAX_FILENAME_BYTES: usize = 1024;
+/// Longest `Idempotency-Key`, bytes.
+const MAX_IDEMPOTENCY_KEY_BYTES: usize = 200;
+
+/// `POST /api/v1/tracks`.
+#[derive(Debug, Deserialize)]
+pub struct CreateTrack {
+    filename: String,
+    size: i64,
+    content_type: String,
+    #[serde(flatten)]
+    spec: SpecRequest,
+}
+
+fn check_create(state: &AppState, c: &CreateTrack) -> Result<TrackSpec, ApiError> {
+    if c.filename.is_empty() || c.filename.len() > MAX_FILENAME_BYTES || c.filename.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "filename must be 1 to {MAX_FILENAME_BYTES} bytes without control characters"
+        )));
+    }
+    if c.size <= 0 {
+        return Err(ApiError::bad_request("size must be the file's size in bytes (an empty file is not audio)"));
+    }
+    if u64::try_from(c.size).unwrap_or(u64::MAX) > state.max_upload_bytes {
+        return Err(ApiError::too_large(state.max_upload_bytes));
+    }
+    let ct = &c.content_type;
+    if ct.is_empty() || ct.len() > 200 || !ct.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err(ApiError::bad_request("content_type must be a MIME type such as audio/wav"));
+    }
+    TrackSpec::from_request(&c.spec).map_err(ApiError::bad_request)
+}
+
+/// The created track's answer: its id, status and where to upload.
+fn created(state: &AppState, t: &Track) -> (StatusCode, Json<Value>) {
+    let upload = upload_target(state, t);
+    (StatusCode::CREATED, Json(json!({ "id": t.id, "status": t.status.name(), "upload": upload })))
+}
+
+/// `POST /api/v1/tracks` → 201 `{id, status: "uploading", upload}`.
+pub async fn create(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let user = auth::user(&state, &method, &headers).await?;
+    let Json(raw) = body.map_err(|e| ApiError::bad_request(format!("expected a JSON track: {e}")))?;
+    let c: CreateTrack = serde_json::from_value(raw.clone())
+        .map_err(|e| ApiError::bad_request(format!("expected {{filename, size, content_type, …}}: {e}")))?;
+    let spec = check_create(&state, &c)?;
+    let idempotency = idempotency_key(&headers)?;
+    let request_hash = hex_sha256(raw.to_string().as_bytes());
+    if let Some(key) = &idempotency
+        && let Some(found) = same_request(&state, &user, key, &request_hash).await?
+    {
+        return Ok(created(&state, &found));
+    }
+    let id = new_id();
+    let (input_key, output_key) = (
+        objects::input_key(&user.id, &id, &c.filename),
+        objects::output_key(&user.id, &id, &c.filename, spec.extension()),
+    );
+    let new = NewTrack {
+        id: &id,
+        user_id: &user.id,
+        filename: &c.filename,
+        size: c.size,
+        content_type: &c.content_type,
+        spec: &spec,
+        input_key: &input_key,
+        output_key: &output_key,
+        idempotency: idempotency.as_deref().map(|k| (k, request_hash.as_str())),
+    };
+    if let Err(e) = tracks::create(&state.db, &new).await {
+        // Two requests with one key at once: the other one made it.
+        if let Some(key) = &idempotency
+            && let Some(found) = same_request(&state, &user, key, &request_hash).await?
+        {
+            return Ok(created(&state, &found));
+        }
+        return Err(ApiError::internal(e));
+    }
+    let track =
+        tracks::get(&state.db, &user.id, &id).await.map_err(ApiError::internal)?.ok_or_else(ApiError::not_found)?;
+    Ok(created(&state, &track))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else { return Ok(None) };
+    match v.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY_BYTES => Ok(Some(k.to_owned())),
+        _ => Err(ApiError::bad_request(format!(
+            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} visible characters"
+        ))),
+    }
+}
+
+/// The track made earlier with this key: the same when the request was the same, 409 if not.
+async fn same_request(state: &AppState, user: &User, key: &str, hash: &str) -> Result<Option<Track>, ApiError> {
+    match tracks::by_idempotency_key(&state.db, &user.id, key).await.map_err(ApiError::internal)? {
+        Some((track, h)) if h == hash => Ok(Some(track)),
+        Some(_) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_conflict",
+            "this Idempotency-Key was used with another request",
+        )),
+        None => Ok(None),
+    }
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The caller's track `id`, or 404.
+async fn own_track(state: &AppState, user: &User, id: &str) -> Result<Track, ApiError> {
+    tracks::get(&state.db, &user.id, id).await.map_err(ApiError::internal)?.ok_or_else(ApiError::not_found)
+}
+
+/// `GET /api/v1/tracks/{id}` → TRACK.
+pub async fn get(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = auth::user(&state, &method, &headers).await?;
+    Ok(Json(view::track(&own_track(&state, &user, &id).await?)))
+}
+
+/// `?limit=N&before=CURSOR`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<i64>,
+    before: Option<String>,
+}
+
+/// `GET /api/v1/tracks` → `{tracks, next}`, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let user = auth::user(&state, &method, &headers).await?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be 1 to 100"));
+    }
+    let before = match &q.before {
+        None => None,
+        Some(c) => {
+            let (at, id) = c.split_once('.').ok_or_else(|| ApiError::bad_request("before: not a cursor"))?;
+            Some((at.parse::<i64>().map_err(|_| ApiError::bad_request("before: not a cursor"))?, id))
+        }
+    };
+    let page = tracks::list(&state.db, &user.id, limit, before).await.map_err(ApiError::internal)?;
+    let next = (page.len() == usize::try_from(limit).unwrap_or(0))
+        .then(|| page.last().map(|t| format!("{}.{}", t.created_at, t.id)))
+        .flatten();
+    Ok(Json(json!({ "tracks": page.iter().map(view::track).collect::<Vec<_>>(), "next": next })))
+}
+
+/// `GET /api/v1/tracks/{id}/parts/{n}` → `{method, url, headers}`. The embedded store takes the
+/// whole file in one PUT: part 1 is that PUT.
+pub async fn part(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    Path((id, n)): Path<(String, u32)>,
+) -> Result<Json<Value>, ApiError> {
+    let user = auth::user(&state, &method, &headers).await?;
+    let track = own_track(&state, &user, &id).await?;
+    if track.status != Status::Uploading || n != 1 {
+        return Err(ApiError::not_found());
+    }
+    Ok(Json(upload_target(&state, &track)))
+}
+
+/// `POST /api/v1/tracks/{id}/complete` → 202 `{status: "queued"}` once the stored input has the
+/// announced size and reads as audio; 422 (and the track `failed`) when it is not audio.
+pub async fn complete(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let user = auth::user(&state, &method, &headers).await?;
+    let track = own_track(&state, &user, &id).await?;
+    if track.status != Status::Uploading {
+        // Completing twice is harmless.
+        return Ok((StatusCode::ACCEPTED, Json(json!({ "status": track.status.name(), "error": track.error }))));
+    }
+    files::check_uploaded(&state, &track).await?;
+    if let Err(why) = files::sniff(&state, &track).await {
+        tracks::transition(&state.db, &user.id, &id, Status::Uploading, Status::Failed, Some(&why))
+            .await
+            .map_err(ApiError::internal)?;
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_audio", why));
+    }
+    tracks::transition(&state.db, &user.id, &id, Status::Uploading, Status::Queued, None)
+        .await
+        .map_err(ApiError::internal)?;
+    state.wake.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "queued" }))))
+}
+
+/// `GET /api/v1/tracks/{id}/download` → 302 to a signed URL of the output (an attachment).
+pub async fn download(
+    state: State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    id: Path<String>,
+) -> Result<Response, ApiError> {
+    redirect(state, method, headers, id, Action::Download).await
+}
+
+/// `GET /api/v1/tracks/{id}/play` → 302 to a signed URL of the output (inline).
+pub async fn play(
+    state: State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    id: Path<String>,
+) -> Result<Response, ApiError> {
+    redirect(state, method, headers, id, Action::Play).await
+}
+
+async fn redirect(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    action: Action,
+) -> Result<Response, ApiError> {
+    let user = auth::user(&state, &method, &headers).await?;
+    let track = own_track(&state, &user, &id).await?;
+    if track.status != Status::Done {
+        return Err(ApiError::not_found());
+    }
+    let url = files::output_url(&state, &track, action);
+    let mut response = StatusCode::FOUND.into_response();
+    let location = url.parse().map_err(ApiError::internal)?;
+    response.headers_mut().insert(header::LOCATION, location);
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `DELETE /api/v1/tracks/{id}` → 204: the row, the input and the output removed.
+pub async fn delete(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let user = auth::user(&state, &method, &headers).await?;
+    let track = own_track(&state, &user, &id).await?;
+    if !tracks::delete(&state.db, &user.id, &id).await.map_err(ApiError::internal)? {
+        return Err(ApiError::not_found());
+    }
+    state.objects.remove_track(&track.input_key, &track.output_key).await;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,177 @@
+//! Processing uploaded tracks in the server itself (the embedded mode, and `--process local` in a
+//! fleet): a bounded pool of workers, one per core, each claiming the next queued track from the
+//! database with a lease (see [`crate::tracks::claim_next`]) and running the one per-object job
+//! of `audioproc-s3` on it. A worker that dies leaves its lease to run out; another takes the
+//! track over. The job skips an output that already records this source and spec, so a track
+//! whose result was written but not yet recorded is finished without being redone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use audioproc_engine::Threads;
+use audioproc_s3::job::{self, Destination, Existing, Job, Object, Outcome, Policy};
+use audioproc_s3::sidecar::MAX_SIDECAR_BYTES;
+use audioproc_s3::store::Cancel;
+use tokio::sync::Notify;
+
+use crate::db::Db;
+use crate::objects::{Objects, output_name};
+use crate::tracks::{self, Finish, Track};
+
+/// How long a claim lasts without renewal, milliseconds.
+pub const LEASE_MS: i64 = 30_000;
+/// How often a worker with nothing to do looks at the queue (tracks queued by other instances).
+const IDLE_POLL: Duration = Duration::from_secs(2);
+/// Claims after which a track that keeps failing or killing its worker is given up.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// The pool's shared parts.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    /// The database (the queue).
+    pub db: Db,
+    /// The tracks' files.
+    pub objects: Objects,
+    /// Woken when a track is queued.
+    pub wake: Arc<Notify>,
+    /// This instance's lease name.
+    pub owner: String,
+    /// Set at shutdown: jobs stop between phases and their tracks go back to the queue.
+    pub cancel: Cancel,
+    /// Where downloads go (S3 inputs).
+    pub work_dir: std::path::PathBuf,
+}
+
+impl Pool {
+    /// Starts `workers` workers; they run until [`Pool::cancel`] is set.
+    pub fn spawn(&self, workers: usize) -> tokio::task::JoinSet<()> {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..workers.max(1) {
+            let pool = self.clone();
+            set.spawn(async move { pool.work().await });
+        }
+        set
+    }
+
+    async fn work(&self) {
+        while !self.cancel.is_stopping() {
+            let woken = self.wake.notified();
+            match tracks::claim_next(&self.db, &self.owner, LEASE_MS).await {
+                Ok(Some(track)) => self.process(track).await,
+                Ok(None) => {
+                    let _ = tokio::time::timeout(IDLE_POLL, woken).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming a track failed");
+                    tokio::time::sleep(IDLE_POLL).await;
+                }
+            }
+        }
+    }
+
+    /// Runs the job of `track` (claimed by us) and records how it ended.
+    async fn process(&self, track: Track) {
+        let finish = if track.attempts > MAX_ATTEMPTS {
+            Finish::Failed(format!("processing was interrupted {MAX_ATTEMPTS} times; upload the file again"))
+        } else {
+            let renewing = self.keep_lease(&track.id);
+            let finish = self.run(&track).await;
+            renewing.abort();
+            finish
+        };
+        match tracks::finish(&self.db, &self.owner, &track.id, &finish).await {
+            Ok(true) => tracing::info!(track = %track.id, status = ?finish_name(&finish), "track finished"),
+            Ok(false) => {
+                tracing::warn!(track = %track.id, "lost the lease (or the track was deleted) before finishing")
+            }
+            Err(e) => tracing::error!(track = %track.id, error = %e, "recording a finished track failed"),
+        }
+    }
+
+    /// Renews the lease on `id` until aborted.
+    fn keep_lease(&self, id: &str) -> tokio::task::JoinHandle<()> {
+        let (db, owner, id) = (self.db.clone(), self.owner.clone(), id.to_owned());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(u64::try_from(LEASE_MS / 3).unwrap_or(10_000))).await;
+                if !matches!(tracks::renew_lease(&db, &owner, &id, LEASE_MS).await, Ok(true)) {
+                    return;
+                }
+            }
+        })
+    }
+
+    async fn run(&self, track: &Track) -> Finish {
+        let spec = match track.spec.engine() {
+            Ok(s) => s,
+            Err(e) => return Finish::Failed(e),
+        };
+        let store = Arc::clone(&self.objects.store);
+        let job = Job {
+            source: Object::new(Arc::clone(&store), track.input_key.clone()),
+            dest: Destination::Exact(Object::new(store, track.output_key.clone())),
+            spec,
+            policy: Policy {
+                existing: Existing::SkipIfSame,
+                cancel: self.cancel.clone(),
+                threads: Threads::Single,
+                error_reports: false,
+                claims: None,
+                ..Policy::service(self.work_dir.clone())
+            },
+        };
+        match job::run(&job).await {
+            Outcome::Written(_) | Outcome::AlreadyDone { .. } => self.report(track).await,
+            Outcome::PermanentFailure { error, .. } => Finish::Failed(self.for_people(track, &error.message)),
+            Outcome::Ignored { reason } => Finish::Failed(reason.to_owned()),
+            Outcome::Stopped | Outcome::RetryableFailure { .. } if self.cancel.is_stopping() => Finish::Requeue,
+            Outcome::Stopped => Finish::Requeue,
+            Outcome::RetryableFailure { error } if track.attempts < MAX_ATTEMPTS => {
+                tracing::warn!(track = %track.id, error = %error, "retrying later");
+                Finish::Requeue
+            }
+            Outcome::RetryableFailure { error } => Finish::Failed(self.for_people(track, &error.message)),
+        }
+    }
+
+    /// The track's report: its output's sidecar, with the server's paths replaced by the names
+    /// the user knows.
+    async fn report(&self, track: &Track) -> Finish {
+        let key = format!("{}.json", track.output_key);
+        let Ok(Some(bytes)) = self.objects.store.get_bytes(&key, MAX_SIDECAR_BYTES).await else {
+            return Finish::Requeue;
+        };
+        let Ok(serde_json::Value::Object(mut doc)) = serde_json::from_slice(&bytes) else {
+            return Finish::Failed("the report of the output cannot be read".to_owned());
+        };
+        for internal in ["source", "destination", "output_file", "failure", "spec"] {
+            doc.remove(internal);
+        }
+        let shown =
+            [("input", track.filename.clone()), ("output", output_name(&track.filename, track.spec.extension()))];
+        for (side, name) in shown {
+            if let Some(serde_json::Value::Object(s)) = doc.get_mut(side) {
+                s.insert("path".to_owned(), serde_json::Value::String(name));
+            }
+        }
+        Finish::Done(serde_json::Value::Object(doc))
+    }
+
+    /// An error message without the server's paths.
+    fn for_people(&self, track: &Track, message: &str) -> String {
+        let input = self.objects.store.display(&track.input_key);
+        let output = self.objects.store.display(&track.output_key);
+        message
+            .replace(&input, &track.filename)
+            .replace(&output, "the output")
+            .replace(&self.objects.root.display().to_string(), "")
+    }
+}
+
+fn finish_name(f: &Finish) -> &'static str {
+    match f {
+        Finish::Done(_) => "done",
+        Finish::Failed(_) => "failed",
+        Finish::Requeue => "queued",
+    }
+}
