@@ -15,6 +15,8 @@ missing=()
 command -v cmake >/dev/null || missing+=(cmake)
 command -v flac >/dev/null || missing+=(flac)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing+=(postgresql)
+# The upload page is tested in a real headless Chromium over WebDriver.
+command -v chromedriver >/dev/null || missing+=(chromium chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         apt-get update -qq

@@ -65,6 +65,19 @@ fn accounts_suite(s: &Server) {
     assert!(header(&headers, "set-cookie").unwrap().contains("Max-Age=0"));
     assert_eq!(s.call("GET", "/api/v1/me", &[("cookie", &cookie)], None).0, 401);
     assert_eq!(s.call("GET", "/api/v1/no-such-route", &[], None).0, 404);
+
+    // Wrong-password throttling: after 5 failures even the right password waits.
+    let carl = json!({"email": "carl@example.org", "password": "the right password"});
+    assert_eq!(s.call("POST", "/api/v1/users", &[], Some(carl.clone())).0, 201);
+    let guess = json!({"email": "Carl@example.org", "password": "a wrong guess!"});
+    for _ in 0..5 {
+        assert_eq!(s.call("POST", "/api/v1/sessions", &[], Some(guess.clone())).0, 401);
+    }
+    let (status, headers, body) = s.call("POST", "/api/v1/sessions", &[], Some(carl));
+    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("too_many_attempts")), "{body}");
+    let wait: i64 = header(&headers, "retry-after").unwrap().parse().unwrap();
+    assert!((1..=900).contains(&wait), "{wait}");
+    assert_eq!(s.call("POST", "/api/v1/sessions", &[], Some(ann)).0, 200, "other accounts are not affected");
 }
 
 #[test]

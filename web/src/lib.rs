@@ -7,6 +7,7 @@
 //!   PostgreSQL (`--database-url`, shared by a fleet), with the migrations run at start under an
 //!   advisory lock so that several instances may start at once;
 //! - [`accounts`]: users (email + Argon2id password hash), server-side sessions and API tokens;
+//!   [`throttle`]: sign-in throttling per email, shared by the fleet;
 //! - [`tracks`]: uploaded files and their processing, owner-checked; the same table is the
 //!   processing queue (claims with a lease);
 //! - [`spec`], [`objects`], [`signing`]: what a track asks for, where its files live, and the
@@ -28,6 +29,7 @@ pub mod processing;
 pub mod server;
 pub mod signing;
 pub mod spec;
+pub mod throttle;
 pub mod tracks;
 
 pub use config::ServeConfig;

@@ -10,6 +10,8 @@
 //! - [`postgres::Postgres`]: a real PostgreSQL server (Debian's `initdb` and `pg_ctl`, installed
 //!   by `scripts/test.sh`) on a free 127.0.0.1 port, one fresh database per test, stopped and
 //!   removed when the test process exits.
+//! - [`chromedriver::ChromeDriver`]: Debian's chromedriver for headless-Chromium tests over
+//!   WebDriver.
 //! - [`fault_proxy::FaultProxy`]: sits between the SDK and moto and answers chosen requests with
 //!   5xx errors a set number of times.
 //! - [`http_request`] and [`HttpConnection`]: small HTTP/1.1 clients for tests that talk to
@@ -36,6 +38,7 @@
 
 pub mod aws_env;
 pub mod cfn_lint;
+pub mod chromedriver;
 pub mod fault_proxy;
 pub mod http;
 pub mod lambda_process;

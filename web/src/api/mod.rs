@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{name}", get(page::file))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/api/v1/openapi.json", get(page::openapi))
         .route("/api/v1/users", post(accounts::create_user))
         .route("/api/v1/sessions", post(accounts::sign_in).delete(accounts::sign_out))
         .route("/api/v1/tokens", post(accounts::create_token))

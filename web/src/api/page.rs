@@ -43,6 +43,14 @@ pub async fn index() -> Response {
     r
 }
 
+/// The API described in OpenAPI 3.1.
+const OPENAPI: &str = include_str!("../../openapi/openapi.json");
+
+/// `GET /api/v1/openapi.json`.
+pub async fn openapi() -> Response {
+    with_headers("application/json", OPENAPI)
+}
+
 /// `GET /static/{name}`.
 pub async fn file(Path(name): Path<String>) -> Result<Response, ApiError> {
     let (_, ct, body) = FILES.iter().find(|(n, _, _)| *n == name).ok_or_else(ApiError::not_found)?;
