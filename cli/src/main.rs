@@ -130,13 +130,14 @@ enum Command {
     ///       --output s3://music-out/processed/ --preset streaming --health-port 8080
     #[command(verbatim_doc_comment)]
     Worker(worker::WorkerArgs),
-    /// Serve the upload app and REST API (so far: accounts, sessions, API tokens, /healthz,
-    /// /readyz).
+    /// Serve the upload app (a page at /) and its REST API (/api/v1, see web/API.md).
     ///
-    /// With no flags it listens on 127.0.0.1:8080 and keeps its database (SQLite) in
-    /// ./audioproc-data; --database-url postgres://… shares one database between the instances
-    /// of a fleet. Every flag also reads an AUDIOPROC_* variable. SIGTERM turns /readyz to 503,
-    /// then drains.
+    /// People sign up, upload music, and get it back normalised with its report, a player and
+    /// a download link. With no flags it listens on 127.0.0.1:8080, keeps its database (SQLite)
+    /// and files in ./audioproc-data, and processes uploads itself, one per core; stopping it
+    /// at any moment loses nothing. --database-url postgres://… shares one database between the
+    /// instances of a fleet. Every flag also reads an AUDIOPROC_* variable. SIGTERM turns
+    /// /readyz to 503, then drains.
     ///
     /// Examples:
     ///   audioproc serve

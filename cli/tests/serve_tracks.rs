@@ -123,6 +123,11 @@ fn tracks_suite(s: &Server) {
     let (_, _, list) = s.call("GET", "/api/v1/tracks", &[("cookie", &bob)], None);
     assert_eq!(list["tracks"], json!([]));
     assert_eq!(s.call("GET", &format!("/api/v1/tracks/{id}"), &[], None).0, 401);
+    // A cross-site write with Ann's cookie is refused before anything happens.
+    let cross = [("cookie", ann.as_str()), ("origin", "http://evil.example")];
+    let body = json!({"filename": "x.wav", "size": 10, "content_type": "audio/wav"});
+    assert_eq!(s.call("POST", "/api/v1/tracks", &cross, Some(body)).0, 403);
+    assert_eq!(s.call("DELETE", &format!("/api/v1/tracks/{id}"), &cross, None).0, 403);
 
     bad_uploads(s, &ann);
     names_idempotency_and_pages(s, &ann);

@@ -1,5 +1,5 @@
-//! `/healthz` (the process answers) and `/readyz` (the database answers and we are not
-//! draining).
+//! `/healthz` (the process answers) and `/readyz` (the database and the object store answer and
+//! we are not draining).
 
 use std::sync::atomic::Ordering;
 
@@ -13,13 +13,16 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: 200 when the database answers; 503 when it does not or once SIGTERM arrived.
+/// `GET /readyz`: 200 when the database and the object store answer; 503 when one does not or
+/// once SIGTERM arrived.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     if state.draining.load(Ordering::SeqCst) {
         (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
-    } else if state.db.ping().await {
-        (StatusCode::OK, "ready\n")
-    } else {
+    } else if !state.db.ping().await {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n")
+    } else if !tokio::fs::metadata(&state.objects.root).await.is_ok_and(|m| m.is_dir()) {
+        (StatusCode::SERVICE_UNAVAILABLE, "object store unreachable\n")
+    } else {
+        (StatusCode::OK, "ready\n")
     }
 }
