@@ -40,7 +40,7 @@ const MAX_META_KEY_BYTES: usize = 1024;
 
 /// MD5 (hex) of a key.
 pub fn key_md5(key: &str) -> String {
-    Md5::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::hex(&Md5::digest(key.as_bytes()))
 }
 
 /// Whether an existing output's metadata records this very source object (`bucket`, `key`, as

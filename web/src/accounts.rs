@@ -5,9 +5,11 @@
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use audioproc_s3::digest::hex;
 use sqlx::Row;
 
 use crate::db::{Db, now_ms};
+use crate::throttle;
 
 /// How long a session lasts, milliseconds (30 days).
 pub const SESSION_MS: i64 = 30 * 24 * 3600 * 1000;
@@ -26,10 +28,6 @@ pub fn new_secret() -> String {
     hex(&rand::random::<[u8; 32]>())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Why an account request is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -45,6 +43,9 @@ pub enum AccountError {
     /// Wrong email or password (never saying which).
     #[error("wrong email or password")]
     WrongCredentials,
+    /// Too many wrong passwords for this email: try again in this many seconds.
+    #[error("too many wrong passwords: try again in {0} s")]
+    Throttled(i64),
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -107,12 +108,33 @@ pub async fn create_user(db: &Db, email: &str, password: &str) -> Result<User, A
     }
 }
 
-/// Checks an email and password.
+/// Checks an email and password, throttled per email ([`crate::throttle`]): wrong passwords
+/// are counted, a success forgets them.
 ///
 /// # Errors
-/// [`AccountError::WrongCredentials`] for an unknown email or a wrong password; the database.
+/// [`AccountError::WrongCredentials`] for an unknown email or a wrong password;
+/// [`AccountError::Throttled`] after too many wrong ones; the database.
 pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<User, AccountError> {
     let email = normalise_email(email).map_err(|_| AccountError::WrongCredentials)?;
+    if let Some(wait_s) = throttle::wait_s(db, &email).await? {
+        return Err(AccountError::Throttled(wait_s));
+    }
+    match check_password(db, &email, password).await {
+        Err(AccountError::WrongCredentials) => {
+            throttle::failed(db, &email).await?;
+            Err(AccountError::WrongCredentials)
+        }
+        Ok(user) => {
+            throttle::succeeded(db, &email).await?;
+            Ok(user)
+        }
+        other => other,
+    }
+}
+
+/// The user of the normalised `email`, if `password` is theirs.
+async fn check_password(db: &Db, email: &str, password: &str) -> Result<User, AccountError> {
+    let email = email.to_owned();
     let row = sqlx::query("SELECT id, password_hash FROM users WHERE email = $1")
         .bind(&email)
         .fetch_optional(&db.pool)

@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use audioproc_s3::ObjectStore;
+use audioproc_s3::location::REPORT_SUFFIX;
 use audioproc_s3::store::LocalStore;
+use audioproc_s3::{ObjectStore, S3Error};
 
 /// Longest safe name kept, bytes.
 const MAX_NAME_BYTES: usize = 120;
@@ -17,32 +18,47 @@ const MAX_NAME_BYTES: usize = 120;
 #[derive(Debug, Clone)]
 pub struct Objects {
     /// The store the job reads and writes.
-    pub store: Arc<dyn ObjectStore>,
-    /// Its root directory (embedded mode).
-    pub root: PathBuf,
+    pub store: Arc<LocalStore>,
 }
 
 impl Objects {
     /// The directory `root` as the store.
     pub fn local(root: impl Into<PathBuf>) -> Self {
-        let root = root.into();
-        Objects { store: Arc::new(LocalStore::new(&root)), root }
+        Objects { store: Arc::new(LocalStore::new(root)) }
     }
 
-    /// The file of `key` (embedded mode).
-    pub fn path(&self, key: &str) -> PathBuf {
-        self.root.join(key)
+    /// The store, as the job takes it.
+    pub fn job_store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.store) as Arc<dyn ObjectStore>
+    }
+
+    /// Its root directory.
+    pub fn root(&self) -> &Path {
+        self.store.root()
+    }
+
+    /// The file of `key` (refusing keys that would leave the root).
+    ///
+    /// # Errors
+    /// A key the store refuses.
+    pub fn path(&self, key: &str) -> Result<PathBuf, S3Error> {
+        self.store.path(key)
+    }
+
+    /// The key of the report sidecar of the output `output_key`.
+    pub fn report_key(output_key: &str) -> String {
+        format!("{output_key}{REPORT_SUFFIX}")
     }
 
     /// Removes a track's input, output and report (what is there of them).
     pub async fn remove_track(&self, input_key: &str, output_key: &str) {
-        for key in [input_key.to_owned(), output_key.to_owned(), format!("{output_key}.json")] {
+        for key in [input_key.to_owned(), output_key.to_owned(), Self::report_key(output_key)] {
             self.store.delete_quietly(&key).await;
         }
         // The now-empty per-track directories.
         for key in [input_key, output_key] {
             if let Some(dir) = Path::new(key).parent() {
-                let _ = std::fs::remove_dir(self.root.join(dir));
+                let _ = std::fs::remove_dir(self.root().join(dir));
             }
         }
     }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use audioproc_engine::Threads;
+use audioproc_s3::ObjectStore;
 use audioproc_s3::job::{self, Destination, Existing, Job, Object, Outcome, Policy};
 use audioproc_s3::sidecar::MAX_SIDECAR_BYTES;
 use audioproc_s3::store::Cancel;
@@ -80,7 +81,7 @@ impl Pool {
             finish
         };
         match tracks::finish(&self.db, &self.owner, &track.id, &finish).await {
-            Ok(true) => tracing::info!(track = %track.id, status = ?finish_name(&finish), "track finished"),
+            Ok(true) => tracing::info!(track = %track.id, status = finish.status().name(), "track finished"),
             Ok(false) => {
                 tracing::warn!(track = %track.id, "lost the lease (or the track was deleted) before finishing")
             }
@@ -106,7 +107,7 @@ impl Pool {
             Ok(s) => s,
             Err(e) => return Finish::Failed(e),
         };
-        let store = Arc::clone(&self.objects.store);
+        let store = self.objects.job_store();
         let job = Job {
             source: Object::new(Arc::clone(&store), track.input_key.clone()),
             dest: Destination::Exact(Object::new(store, track.output_key.clone())),
@@ -124,9 +125,8 @@ impl Pool {
             Outcome::Written(_) | Outcome::AlreadyDone { .. } => self.report(track).await,
             Outcome::PermanentFailure { error, .. } => Finish::Failed(self.for_people(track, &error.message)),
             Outcome::Ignored { reason } => Finish::Failed(reason.to_owned()),
-            Outcome::Stopped | Outcome::RetryableFailure { .. } if self.cancel.is_stopping() => Finish::Requeue,
             Outcome::Stopped => Finish::Requeue,
-            Outcome::RetryableFailure { error } if track.attempts < MAX_ATTEMPTS => {
+            Outcome::RetryableFailure { error } if self.cancel.is_stopping() || track.attempts < MAX_ATTEMPTS => {
                 tracing::warn!(track = %track.id, error = %error, "retrying later");
                 Finish::Requeue
             }
@@ -137,7 +137,7 @@ impl Pool {
     /// The track's report: its output's sidecar, with the server's paths replaced by the names
     /// the user knows.
     async fn report(&self, track: &Track) -> Finish {
-        let key = format!("{}.json", track.output_key);
+        let key = Objects::report_key(&track.output_key);
         let Ok(Some(bytes)) = self.objects.store.get_bytes(&key, MAX_SIDECAR_BYTES).await else {
             return Finish::Requeue;
         };
@@ -164,14 +164,6 @@ impl Pool {
         message
             .replace(&input, &track.filename)
             .replace(&output, "the output")
-            .replace(&self.objects.root.display().to_string(), "")
-    }
-}
-
-fn finish_name(f: &Finish) -> &'static str {
-    match f {
-        Finish::Done(_) => "done",
-        Finish::Failed(_) => "failed",
-        Finish::Requeue => "queued",
+            .replace(&self.objects.root().display().to_string(), "")
     }
 }

@@ -39,9 +39,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), WebError> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let work = audioproc_s3::work_dir::create("audioproc-serve-")?;
     let objects = Objects::local(config.data_dir.join("objects"));
-    std::fs::create_dir_all(&objects.root)?;
+    std::fs::create_dir_all(objects.root())?;
     // Uploads and outputs staged by a server that was killed.
-    audioproc_s3::work_dir::sweep_stale(&objects.root, audioproc_s3::store::local::STAGING_PREFIX);
+    audioproc_s3::work_dir::sweep_stale(objects.root(), audioproc_s3::store::local::STAGING_PREFIX);
     let wake = Arc::new(Notify::new());
     let pool = Pool {
         db: db.clone(),

@@ -2,6 +2,7 @@
 //! what the URL allows (the action, the track, the object key, the size for uploads) and its
 //! expiry, with a secret every instance shares (kept in the database).
 
+use audioproc_s3::digest::hex;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -68,7 +69,7 @@ impl Signer {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part.as_bytes());
         }
-        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+        hex(&mac.finalize().into_bytes())
     }
 
     /// The query string (`expires=…&signature=…`) allowing `action` on `track` within `scope`

@@ -84,9 +84,15 @@ impl TrackSpec {
         Ok(spec)
     }
 
+    /// The output format (FLAC for a name the engine does not know; [`Self::from_request`]
+    /// refuses those).
+    pub fn output_format(&self) -> OutputFormat {
+        OutputFormat::from_name(&self.format).unwrap_or(OutputFormat::Flac)
+    }
+
     /// The output's extension.
     pub fn extension(&self) -> &'static str {
-        OutputFormat::from_name(&self.format).map_or("flac", OutputFormat::extension)
+        self.output_format().extension()
     }
 }
 

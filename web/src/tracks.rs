@@ -187,18 +187,14 @@ pub async fn by_idempotency_key(db: &Db, user: &str, key: &str) -> Result<Option
 /// # Errors
 /// The database failed.
 pub async fn list(db: &Db, user: &str, limit: i64, before: Option<(i64, &str)>) -> Result<Vec<Track>, sqlx::Error> {
+    // Without a cursor, `created_at < i64::MAX` holds for every row.
     let (at, id) = before.unwrap_or((i64::MAX, ""));
     let sql = format!(
         "SELECT {COLUMNS} FROM tracks WHERE user_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3)) \
          ORDER BY created_at DESC, id DESC LIMIT $4"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(user)
-        .bind(at)
-        .bind(if before.is_some() { id } else { "\u{10FFFF}" })
-        .bind(limit)
-        .fetch_all(&db.pool)
-        .await?;
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user).bind(at).bind(id).bind(limit).fetch_all(&db.pool).await?;
     rows.iter().map(from_row).collect()
 }
 
@@ -287,21 +283,32 @@ pub enum Finish {
     Requeue,
 }
 
+impl Finish {
+    /// The status it leaves the track in.
+    pub fn status(&self) -> Status {
+        match self {
+            Finish::Done(_) => Status::Done,
+            Finish::Failed(_) => Status::Failed,
+            Finish::Requeue => Status::Queued,
+        }
+    }
+}
+
 /// Leaves `id` as `finish` says, if `owner` still holds it; whether it did.
 ///
 /// # Errors
 /// The database failed.
 pub async fn finish(db: &Db, owner: &str, id: &str, finish: &Finish) -> Result<bool, sqlx::Error> {
-    let (status, error, report) = match finish {
-        Finish::Done(r) => (Status::Done, None, Some(r.to_string())),
-        Finish::Failed(e) => (Status::Failed, Some(e.as_str()), None),
-        Finish::Requeue => (Status::Queued, None, None),
+    let (error, report) = match finish {
+        Finish::Done(r) => (None, Some(r.to_string())),
+        Finish::Failed(e) => (Some(e.as_str()), None),
+        Finish::Requeue => (None, None),
     };
     let done = sqlx::query(
         "UPDATE tracks SET status = $1, error = $2, report = $3, updated_at = $4, lease_owner = NULL, \
          lease_until = NULL WHERE id = $5 AND lease_owner = $6 AND status = 'processing'",
     )
-    .bind(status.name())
+    .bind(finish.status().name())
     .bind(error)
     .bind(report)
     .bind(now_ms())

@@ -9,8 +9,7 @@ use serde_json::json;
 
 use super::auth::{self, SESSION_COOKIE};
 use super::{ApiError, AppState};
-use crate::accounts::{self, AccountError};
-use crate::throttle;
+use crate::accounts;
 
 /// `{email, password}`.
 #[derive(Debug, Deserialize)]
@@ -53,18 +52,7 @@ pub async fn sign_in(
         return Err(ApiError::csrf());
     }
     let c = credentials(body)?;
-    let email = c.email.trim().to_lowercase();
-    if let Some(wait) = throttle::wait_s(&state.db, &email).await.map_err(ApiError::internal)? {
-        return Err(ApiError::too_many_attempts(wait));
-    }
-    let user = match accounts::authenticate(&state.db, &c.email, &c.password).await {
-        Err(AccountError::WrongCredentials) => {
-            throttle::failed(&state.db, &email).await.map_err(ApiError::internal)?;
-            return Err(AccountError::WrongCredentials.into());
-        }
-        other => other?,
-    };
-    throttle::succeeded(&state.db, &email).await.map_err(ApiError::internal)?;
+    let user = accounts::authenticate(&state.db, &c.email, &c.password).await?;
     if let Some(old) = auth::session_cookie(&headers) {
         accounts::close_session(&state.db, &old).await?;
     }

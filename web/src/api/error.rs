@@ -96,6 +96,7 @@ impl From<AccountError> for ApiError {
             AccountError::WrongCredentials => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "wrong_credentials", e.to_string())
             }
+            AccountError::Throttled(wait_s) => ApiError::too_many_attempts(wait_s),
             AccountError::Database(_) | AccountError::Hash => ApiError::internal(e),
         }
     }

@@ -5,6 +5,7 @@
 //! content type, and expires in 15 minutes.
 
 use audioproc_engine::{Decoder, Limits};
+use audioproc_s3::ObjectStore;
 use audioproc_s3::store::{Cancel, Clobber, PutOptions};
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
@@ -158,7 +159,7 @@ pub async fn check_uploaded(state: &AppState, t: &Track) -> Result<(), ApiError>
 /// Whether the stored input reads as audio (its container opens and yields a first block);
 /// why not, for people.
 pub async fn sniff(state: &AppState, t: &Track) -> Result<(), String> {
-    let path = state.objects.path(&t.input_key);
+    let path = state.objects.path(&t.input_key).map_err(|e| e.message)?;
     let shown = path.display().to_string();
     let result = tokio::task::spawn_blocking(move || -> Result<(), String> {
         let mut decoder = Decoder::open_path(&path, &Limits::default()).map_err(|e| e.to_string())?;
@@ -187,13 +188,8 @@ pub async fn output(
     };
     let Query(signed) = signed.map_err(|_| refused(Refused::BadSignature))?;
     let track = signed_track(&state, &id, &signed, action, |t| t.output_key.clone()).await?;
-    let path = state.objects.path(&track.output_key);
-    let mime = match track.spec.extension() {
-        "wav" => "audio/wav",
-        "mp3" => "audio/mpeg",
-        "opus" => "audio/ogg",
-        _ => "audio/flac",
-    };
+    let path = state.objects.path(&track.output_key).map_err(ApiError::internal)?;
+    let mime = track.spec.output_format().mime_type();
     let served = tower_http::services::ServeFile::new_with_mime(&path, &mime.parse().map_err(ApiError::internal)?)
         .oneshot(request)
         .await

@@ -1,6 +1,7 @@
 //! Track routes: create (and get an upload URL), complete, list, get, download/play, delete.
 //! Every route looks the track up with its owner: another user's id answers 404.
 
+use audioproc_s3::digest::hex;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -72,7 +73,7 @@ pub async fn create(
         .map_err(|e| ApiError::bad_request(format!("expected {{filename, size, content_type, …}}: {e}")))?;
     let spec = check_create(&state, &c)?;
     let idempotency = idempotency_key(&headers)?;
-    let request_hash = hex_sha256(raw.to_string().as_bytes());
+    let request_hash = hex(&Sha256::digest(raw.to_string().as_bytes()));
     if let Some(key) = &idempotency
         && let Some(found) = same_request(&state, &user, key, &request_hash).await?
     {
@@ -129,10 +130,6 @@ async fn same_request(state: &AppState, user: &User, key: &str, hash: &str) -> R
         )),
         None => Ok(None),
     }
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The caller's track `id`, or 404.
