@@ -15,7 +15,12 @@ if [ "${1:-}" = "--serve" ]; then
     shift
     mkdir -p out/app
     url="http://127.0.0.1:8080/"
-    for a in "$@"; do case "$a" in --listen=*) url="http://${a#--listen=}/";; esac; done
+    prev=""
+    for a in "$@"; do
+        case "$a" in --listen=*) url="http://${a#--listen=}/";; esac
+        [ "$prev" = "--listen" ] && url="http://$a/"
+        prev="$a"
+    done
     if command -v xdg-open >/dev/null && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
         (sleep 1 && xdg-open "$url" >/dev/null 2>&1) &
     fi
