@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use audioproc_s3::S3Url;
 use audioproc_web::ServeConfig;
+use audioproc_web::config::ProcessMode;
+use audioproc_web::spec::TrackSpec;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -31,6 +34,50 @@ pub struct ServeArgs {
     /// How long signed upload and download links last, seconds (at most 900).
     #[arg(long, value_name = "SECONDS", env = "AUDIOPROC_URL_LIFETIME", default_value_t = 900, value_parser = clap::value_parser!(u16).range(1..=900))]
     url_lifetime: u16,
+    /// Fleet mode: keep uploads in S3 under this prefix (`s3://BUCKET/incoming/`). Browsers
+    /// upload straight to S3 with presigned URLs; the credentials, region and endpoint come from
+    /// the standard AWS chain (instance role, `AWS_*` variables, `AWS_ENDPOINT_URL`).
+    #[arg(long, value_name = "S3URL", env = "AUDIOPROC_BUCKET", value_parser = parse_s3_url)]
+    bucket: Option<S3Url>,
+    /// Fleet mode: write results under this prefix (`s3://BUCKET/processed/`) [default:
+    /// processed/ in the --bucket bucket]. Must not overlap --bucket.
+    #[arg(long, value_name = "S3URL", env = "AUDIOPROC_OUTPUT", value_parser = parse_s3_url, requires = "bucket")]
+    output: Option<S3Url>,
+    /// Files larger than this are uploaded to S3 in parts (signed one by one, resumable),
+    /// bytes (at least 5 MiB).
+    #[arg(long, value_name = "BYTES", env = "AUDIOPROC_MULTIPART_THRESHOLD", default_value_t = audioproc_web::config::DEFAULT_MULTIPART_THRESHOLD, value_parser = clap::value_parser!(u64).range(5 * 1024 * 1024..))]
+    multipart_threshold: u64,
+    /// Who processes uploads: `local` (these instances, claiming tracks from the database) or
+    /// `external` (the Lambda function or `audioproc worker` fleet, triggered by S3; needs
+    /// --bucket; the settings are the processor's AUDIOPROC_PRESET, AUDIOPROC_FORMAT, … and its
+    /// results are followed through --events-queue and by reading their reports).
+    #[arg(long, value_enum, env = "AUDIOPROC_PROCESS", default_value = "local", requires_if("external", "bucket"))]
+    process: Process,
+    /// With --process external: the SQS queue the output prefix's S3 event notifications are
+    /// delivered to (results show at once; without it they show at the next --reconcile-interval).
+    #[arg(long, value_name = "SQS_URL", env = "AUDIOPROC_EVENTS_QUEUE")]
+    events_queue: Option<String>,
+    /// With --process external: how often tracks still waiting are looked up in the output
+    /// store, seconds (repairs lost events).
+    #[arg(long, value_name = "SECONDS", env = "AUDIOPROC_RECONCILE_INTERVAL", default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..))]
+    reconcile_interval: u16,
+}
+
+/// `--process`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Process {
+    /// These instances process the uploads.
+    Local,
+    /// The Lambda function or the worker fleet does.
+    External,
+}
+
+fn parse_s3_url(s: &str) -> Result<S3Url, String> {
+    match S3Url::parse(s) {
+        Some(Ok(url)) => Ok(url),
+        Some(Err(e)) => Err(e.message),
+        None => Err(format!("{s:?}: expected s3://BUCKET/PREFIX/")),
+    }
 }
 
 /// Runs the server until SIGTERM/SIGINT.
@@ -41,6 +88,16 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<bool> {
     config.secure_cookies = args.secure_cookies;
     config.max_upload_bytes = args.max_upload_bytes;
     config.url_lifetime_ms = i64::from(args.url_lifetime) * 1000;
+    config.bucket.clone_from(&args.bucket);
+    config.output.clone_from(&args.output);
+    config.multipart_threshold = args.multipart_threshold;
+    config.events_queue.clone_from(&args.events_queue);
+    config.reconcile_interval = std::time::Duration::from_secs(u64::from(args.reconcile_interval));
+    if args.process == Process::External {
+        config.process = ProcessMode::External;
+        let fixed = TrackSpec::from_processor_env(|name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
+        config.fixed_spec = Some(fixed);
+    }
     if let Some(n) = args.workers {
         config.workers = usize::from(n);
     }

@@ -6,59 +6,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use audioproc_engine::{AnalyzeOptions, analyze_path};
 use audioproc_testdata::harness::postgres::Postgres;
 use audioproc_testdata::harness::{header, http_request};
 use audioproc_testdata::programme_wav;
-use common::server::{Server, session_of};
-use serde_json::{Value, json};
-
-fn sign_up(s: &Server, email: &str) -> String {
-    let cred = json!({"email": email, "password": "a long enough password"});
-    assert_eq!(s.call("POST", "/api/v1/users", &[], Some(cred.clone())).0, 201);
-    let (status, headers, _) = s.call("POST", "/api/v1/sessions", &[], Some(cred));
-    assert_eq!(status, 200);
-    session_of(&headers)
-}
-
-fn create(s: &Server, cookie: &str, body: Value) -> (u16, Value) {
-    let (status, _, v) = s.call("POST", "/api/v1/tracks", &[("cookie", cookie)], Some(body));
-    (status, v)
-}
-
-/// PUTs `bytes` as the upload target `t` says; the status.
-fn put(s: &Server, t: &Value, bytes: &[u8]) -> u16 {
-    assert_eq!(t["method"], "PUT");
-    let ct = t["headers"]["Content-Type"].as_str().unwrap();
-    http_request(&s.addr, "PUT", t["url"].as_str().unwrap(), &[("content-type", ct)], bytes).0
-}
-
-/// Creates, uploads and completes a WAV track; its id.
-fn upload_wav(s: &Server, cookie: &str, name: &str, wav: &[u8]) -> String {
-    let (status, t) = create(s, cookie, json!({"filename": name, "size": wav.len(), "content_type": "audio/wav"}));
-    assert_eq!(status, 201, "{t}");
-    assert_eq!(t["status"], "uploading");
-    assert_eq!(put(s, &t["upload"], wav), 200);
-    let id = t["id"].as_str().unwrap().to_owned();
-    let (status, _, body) = s.call("POST", &format!("/api/v1/tracks/{id}/complete"), &[("cookie", cookie)], None);
-    assert_eq!((status, body["status"].as_str()), (202, Some("queued")), "{body}");
-    id
-}
-
-fn wait_for(s: &Server, cookie: &str, id: &str, want: &[&str]) -> Value {
-    let started = Instant::now();
-    loop {
-        let (status, _, t) = s.call("GET", &format!("/api/v1/tracks/{id}"), &[("cookie", cookie)], None);
-        assert_eq!(status, 200, "{t}");
-        if want.contains(&t["status"].as_str().unwrap()) {
-            return t;
-        }
-        assert!(started.elapsed() < Duration::from_secs(120), "still {t}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use common::client::{create, lufs_of, put, sign_up, upload_wav, wait_for};
+use common::server::Server;
+use serde_json::json;
 
 /// Follows the download redirect; the output's bytes.
 fn download(s: &Server, cookie: &str, id: &str) -> Vec<u8> {
@@ -71,13 +26,6 @@ fn download(s: &Server, cookie: &str, id: &str) -> Vec<u8> {
     assert_eq!(status, 200);
     assert!(header(&headers, "content-disposition").unwrap().starts_with("attachment"));
     bytes
-}
-
-fn lufs_of(bytes: &[u8], ext: &str) -> f64 {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join(format!("out.{ext}"));
-    std::fs::write(&f, bytes).unwrap();
-    analyze_path(&f, &AnalyzeOptions::default()).unwrap().loudness.integrated_lufs.unwrap()
 }
 
 /// The whole suite on one server.
@@ -240,6 +188,7 @@ fn the_openapi_document_describes_every_route() {
         ("/api/v1/tracks", "get"),
         ("/api/v1/tracks/{id}", "get"),
         ("/api/v1/tracks/{id}", "delete"),
+        ("/api/v1/tracks/{id}/parts", "get"),
         ("/api/v1/tracks/{id}/parts/{n}", "get"),
         ("/api/v1/tracks/{id}/complete", "post"),
         ("/api/v1/tracks/{id}/download", "get"),
@@ -249,6 +198,7 @@ fn the_openapi_document_describes_every_route() {
     ];
     for (path, method) in routes {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is not described");
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 13, "every described path is listed here");
         // And it is served: signed out, every route answers (401, 400, 200), none is unknown.
         let concrete = path.replace("{id}", "x").replace("{n}", "1");
         let (status, _, _) = s.call(&method.to_uppercase(), &concrete, &[], None);

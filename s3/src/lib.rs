@@ -5,6 +5,8 @@
 //!   retries and `AWS_ENDPOINT_URL` (path-style) for S3-compatible servers.
 //! - [`object`] streams an object into a temporary file and uploads a file (multipart above
 //!   8 MiB, aborted on any failure, so a failed upload leaves no object).
+//! - [`presign`] signs URLs that clients send to S3 themselves, and [`direct_upload`] makes the
+//!   calls S3 cannot presign for their multipart uploads (create, list parts, complete, abort).
 //! - [`notification`] reads S3 event notifications into the objects they name.
 //! - [`queue`] receives, extends and deletes SQS messages for the queue worker.
 //! - [`store`] puts S3 buckets and local directories behind one [`store::ObjectStore`] trait.
@@ -20,12 +22,14 @@
 
 pub mod client;
 pub mod digest;
+pub mod direct_upload;
 pub mod error;
 pub mod job;
 pub mod location;
 pub mod metadata;
 pub mod notification;
 pub mod object;
+pub mod presign;
 pub mod queue;
 pub mod sidecar;
 pub mod store;

@@ -2,6 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
+
+use audioproc_s3::S3Url;
+
+use crate::spec::TrackSpec;
 
 /// The server's configuration (from flags and `AUDIOPROC_*` variables; see `audioproc serve
 /// --help`).
@@ -21,7 +26,46 @@ pub struct ServeConfig {
     pub workers: usize,
     /// How long signed upload and download URLs last, milliseconds (default and most: 15 min).
     pub url_lifetime_ms: i64,
+    /// Fleet mode: where uploads go (`s3://BUCKET/incoming/`); `None`: the data directory.
+    pub bucket: Option<S3Url>,
+    /// Fleet mode: where results go (`s3://BUCKET/processed/`; default: `processed/` in the
+    /// upload bucket).
+    pub output: Option<S3Url>,
+    /// Files larger than this are uploaded to S3 in parts, bytes (default 64 MiB).
+    pub multipart_threshold: u64,
+    /// Who processes the uploads.
+    pub process: ProcessMode,
+    /// `--process external`: the SQS queue the output prefix's S3 events are delivered to.
+    pub events_queue: Option<String>,
+    /// `--process external`: how often tracks still waiting are looked up in the store.
+    pub reconcile_interval: Duration,
+    /// `--process external`: the settings the external processor applies (every track gets
+    /// them; a request for others is refused).
+    pub fixed_spec: Option<TrackSpec>,
 }
+
+/// Who processes the uploads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessMode {
+    /// The serve instances themselves: a pool per instance claims tracks from the database.
+    Local,
+    /// The Lambda function or `audioproc worker` fleet, triggered by S3; the app follows the
+    /// results (S3 events on SQS, and a reconciler).
+    External,
+}
+
+impl ProcessMode {
+    /// Its name in the API and `--process`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProcessMode::Local => "local",
+            ProcessMode::External => "external",
+        }
+    }
+}
+
+/// Files over this size are uploaded to S3 in parts by default: 64 MiB.
+pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 64 << 20;
 
 /// The default upload limit: 2 GiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 2 << 30;
@@ -37,7 +81,22 @@ impl ServeConfig {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             workers: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             url_lifetime_ms: crate::signing::URL_LIFETIME_MS,
+            bucket: None,
+            output: None,
+            multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
+            process: ProcessMode::Local,
+            events_queue: None,
+            reconcile_interval: Duration::from_secs(30),
+            fixed_spec: None,
         }
+    }
+
+    /// Where results go in the fleet mode: `--output`, or `processed/` in the upload bucket.
+    pub fn output_url(&self) -> Option<S3Url> {
+        let input = self.bucket.as_ref()?;
+        Some(
+            self.output.clone().unwrap_or_else(|| S3Url { bucket: input.bucket.clone(), key: "processed/".to_owned() }),
+        )
     }
 
     /// The database URL in use: the configured one, or the SQLite file in the data directory.

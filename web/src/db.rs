@@ -66,6 +66,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, "CREATE TABLE secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)"),
     (8, "CREATE TABLE login_failures (email TEXT NOT NULL, at BIGINT NOT NULL)"),
     (9, "CREATE INDEX login_failures_by_email ON login_failures (email, at)"),
+    // S3 multipart uploads sent by the client: the upload id and the part size it was planned with.
+    (10, "ALTER TABLE tracks ADD COLUMN upload_id TEXT"),
+    (11, "ALTER TABLE tracks ADD COLUMN part_size BIGINT"),
+    // `--process external`: when the reconciler last looked for the track's result.
+    (12, "ALTER TABLE tracks ADD COLUMN checked_at BIGINT"),
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating.

@@ -13,6 +13,8 @@
 //! - [`spec`], [`objects`], [`signing`]: what a track asks for, where its files live, and the
 //!   signed URLs that upload and serve them;
 //! - [`processing`]: the in-process pool that runs the one per-object job on queued tracks;
+//!   [`external`]: following the results of the Lambda function or worker fleet instead
+//!   (`--process external`); [`report`]: a result's report as its owner sees it;
 //! - [`api`]: the versioned JSON API (`/api/v1/…`, see `web/API.md`), its error documents,
 //!   `/healthz` and `/readyz`;
 //! - [`server`]: the listener, and a shutdown that turns `/readyz` to 503 before draining.
@@ -24,8 +26,10 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod external;
 pub mod objects;
 pub mod processing;
+pub mod report;
 pub mod server;
 pub mod signing;
 pub mod spec;

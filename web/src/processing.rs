@@ -9,14 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use audioproc_engine::Threads;
-use audioproc_s3::ObjectStore;
 use audioproc_s3::job::{self, Destination, Existing, Job, Object, Outcome, Policy};
-use audioproc_s3::sidecar::MAX_SIDECAR_BYTES;
 use audioproc_s3::store::Cancel;
 use tokio::sync::Notify;
 
 use crate::db::Db;
-use crate::objects::{Objects, output_name};
+use crate::objects::Objects;
+use crate::report;
 use crate::tracks::{self, Finish, Track};
 
 /// How long a claim lasts without renewal, milliseconds.
@@ -107,10 +106,9 @@ impl Pool {
             Ok(s) => s,
             Err(e) => return Finish::Failed(e),
         };
-        let store = self.objects.job_store();
         let job = Job {
-            source: Object::new(Arc::clone(&store), track.input_key.clone()),
-            dest: Destination::Exact(Object::new(store, track.output_key.clone())),
+            source: Object::new(self.objects.input_store(), track.input_key.clone()),
+            dest: Destination::Exact(Object::new(self.objects.output_store(), track.output_key.clone())),
             spec,
             policy: Policy {
                 existing: Existing::SkipIfSame,
@@ -123,47 +121,22 @@ impl Pool {
         };
         match job::run(&job).await {
             Outcome::Written(_) | Outcome::AlreadyDone { .. } => self.report(track).await,
-            Outcome::PermanentFailure { error, .. } => Finish::Failed(self.for_people(track, &error.message)),
+            Outcome::PermanentFailure { error, .. } => Finish::Failed(self.objects.for_people(track, &error.message)),
             Outcome::Ignored { reason } => Finish::Failed(reason.to_owned()),
             Outcome::Stopped => Finish::Requeue,
             Outcome::RetryableFailure { error } if self.cancel.is_stopping() || track.attempts < MAX_ATTEMPTS => {
                 tracing::warn!(track = %track.id, error = %error, "retrying later");
                 Finish::Requeue
             }
-            Outcome::RetryableFailure { error } => Finish::Failed(self.for_people(track, &error.message)),
+            Outcome::RetryableFailure { error } => Finish::Failed(self.objects.for_people(track, &error.message)),
         }
     }
 
-    /// The track's report: its output's sidecar, with the server's paths replaced by the names
-    /// the user knows.
+    /// The track's report: its output's sidecar, as its owner sees it.
     async fn report(&self, track: &Track) -> Finish {
-        let key = Objects::report_key(&track.output_key);
-        let Ok(Some(bytes)) = self.objects.store.get_bytes(&key, MAX_SIDECAR_BYTES).await else {
-            return Finish::Requeue;
-        };
-        let Ok(serde_json::Value::Object(mut doc)) = serde_json::from_slice(&bytes) else {
-            return Finish::Failed("the report of the output cannot be read".to_owned());
-        };
-        for internal in ["source", "destination", "output_file", "failure", "spec"] {
-            doc.remove(internal);
+        match self.objects.report(&track.output_key).await {
+            Ok(Some(bytes)) => report::finish_from(track, &bytes, |m| self.objects.for_people(track, m)),
+            _ => Finish::Requeue,
         }
-        let shown =
-            [("input", track.filename.clone()), ("output", output_name(&track.filename, track.spec.extension()))];
-        for (side, name) in shown {
-            if let Some(serde_json::Value::Object(s)) = doc.get_mut(side) {
-                s.insert("path".to_owned(), serde_json::Value::String(name));
-            }
-        }
-        Finish::Done(serde_json::Value::Object(doc))
-    }
-
-    /// An error message without the server's paths.
-    fn for_people(&self, track: &Track, message: &str) -> String {
-        let input = self.objects.store.display(&track.input_key);
-        let output = self.objects.store.display(&track.output_key);
-        message
-            .replace(&input, &track.filename)
-            .replace(&output, "the output")
-            .replace(&self.objects.root().display().to_string(), "")
     }
 }

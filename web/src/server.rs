@@ -11,9 +11,10 @@ use tokio::sync::Notify;
 
 use crate::accounts::new_id;
 use crate::api::{self, AppState};
-use crate::config::ServeConfig;
+use crate::config::{ProcessMode, ServeConfig};
 use crate::db::{Db, Dialect};
 use crate::error::WebError;
+use crate::external::External;
 use crate::objects::Objects;
 use crate::processing::Pool;
 use crate::signing::Signer;
@@ -29,7 +30,7 @@ pub const DRAIN_NOTICE: Duration = Duration::from_secs(2);
 pub async fn serve(config: ServeConfig) -> Result<(), WebError> {
     std::fs::create_dir_all(&config.data_dir)?;
     let db = Db::open(&config.database()).await?;
-    if db.dialect == Dialect::Sqlite {
+    if db.dialect == Dialect::Sqlite && config.process == ProcessMode::Local {
         // Alone on its database: whatever was processing when it stopped runs again.
         let n = tracks::requeue_all_processing(&db).await?;
         if n > 0 {
@@ -38,10 +39,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), WebError> {
     }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let work = audioproc_s3::work_dir::create("audioproc-serve-")?;
-    let objects = Objects::local(config.data_dir.join("objects"));
-    std::fs::create_dir_all(objects.root())?;
-    // Uploads and outputs staged by a server that was killed.
-    audioproc_s3::work_dir::sweep_stale(objects.root(), audioproc_s3::store::local::STAGING_PREFIX);
+    let objects = objects(&config).await?;
+    objects.prepare()?;
     let wake = Arc::new(Notify::new());
     let pool = Pool {
         db: db.clone(),
@@ -51,7 +50,22 @@ pub async fn serve(config: ServeConfig) -> Result<(), WebError> {
         cancel: Cancel::new(),
         work_dir: work.path().to_path_buf(),
     };
-    let mut workers = pool.spawn(config.workers);
+    let mut workers = match config.process {
+        ProcessMode::Local => pool.spawn(config.workers),
+        ProcessMode::External => {
+            let events = match &config.events_queue {
+                Some(url) => Some((audioproc_s3::queue::sqs_client_from_env().await, url.clone())),
+                None => None,
+            };
+            let external = External {
+                db: db.clone(),
+                objects: pool.objects.clone(),
+                interval: config.reconcile_interval,
+                cancel: pool.cancel.clone(),
+            };
+            external.spawn(events)
+        }
+    };
     let draining = Arc::new(AtomicBool::new(false));
     let state = AppState {
         signer: Signer::new(&db.secret("url-signing").await?, config.url_lifetime_ms),
@@ -62,6 +76,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), WebError> {
         wake,
         max_upload_bytes: config.max_upload_bytes,
         work_dir: work.path().to_path_buf(),
+        multipart_threshold: config.multipart_threshold,
+        process: config.process,
+        fixed_spec: config.fixed_spec.clone(),
+        url_lifetime: Duration::from_millis(u64::try_from(config.url_lifetime_ms).unwrap_or(900_000)),
     };
     tracing::info!(address = %listener.local_addr()?, workers = config.workers, "serving");
     eprintln!("audioproc serve: listening on http://{}/", listener.local_addr()?);
@@ -77,6 +95,21 @@ pub async fn serve(config: ServeConfig) -> Result<(), WebError> {
     pool.wake.notify_waiters();
     let _ = tokio::time::timeout(Duration::from_secs(10), async { while workers.join_next().await.is_some() {} }).await;
     Ok(())
+}
+
+/// The stores: S3 when `--bucket` is given (the client from the standard AWS chain), else the
+/// data directory.
+async fn objects(config: &ServeConfig) -> Result<Objects, WebError> {
+    match (&config.bucket, config.output_url()) {
+        (Some(input), Some(output)) => {
+            let client = audioproc_s3::client_from_env().await;
+            Objects::s3(client, input, &output, config.process == ProcessMode::External).map_err(WebError::Config)
+        }
+        _ if config.process == ProcessMode::External => {
+            Err(WebError::Config("--process external needs --bucket: the processor reads uploads from S3".to_owned()))
+        }
+        _ => Ok(Objects::local(config.data_dir.join("objects"))),
+    }
 }
 
 async fn shutdown_signal() {

@@ -84,6 +84,56 @@ impl TrackSpec {
         Ok(spec)
     }
 
+    /// The settings of an external processor, from the variables the Lambda function reads
+    /// (`AUDIOPROC_PRESET`, `AUDIOPROC_TARGET_LUFS`, `AUDIOPROC_TRUE_PEAK_DBTP`,
+    /// `AUDIOPROC_MODE`, `AUDIOPROC_FORMAT`, `AUDIOPROC_SAMPLE_RATE`) through `var`.
+    ///
+    /// # Errors
+    /// A value that does not parse or that the engine refuses, naming the variable.
+    pub fn from_processor_env(var: impl Fn(&str) -> Option<String>) -> Result<TrackSpec, String> {
+        let get = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let number = |name: &str| -> Result<Option<f64>, String> {
+            get(name).map(|v| v.parse().map_err(|_| format!("{name}={v:?} is not a number"))).transpose()
+        };
+        let rate = get("AUDIOPROC_SAMPLE_RATE")
+            .map(|v| v.parse().map_err(|_| format!("AUDIOPROC_SAMPLE_RATE={v:?} is not a rate in Hz")))
+            .transpose()?;
+        let request = SpecRequest {
+            preset: get("AUDIOPROC_PRESET"),
+            target_lufs: number("AUDIOPROC_TARGET_LUFS")?,
+            true_peak_dbtp: number("AUDIOPROC_TRUE_PEAK_DBTP")?,
+            mode: get("AUDIOPROC_MODE"),
+            format: get("AUDIOPROC_FORMAT"),
+            rate,
+            channels: None,
+        };
+        TrackSpec::from_request(&request).map_err(|e| format!("the processor's settings (AUDIOPROC_*): {e}"))
+    }
+
+    /// `Ok` when every field `r` sets is this spec's (so a client may send nothing, or exactly
+    /// these settings); why not, for people.
+    ///
+    /// # Errors
+    /// As above.
+    pub fn refuse_others(&self, r: &SpecRequest) -> Result<(), String> {
+        let close = |a: Option<f64>, b: f64| a.is_none_or(|a| (a - b).abs() < 1e-9);
+        let same = r.preset.as_deref().is_none_or(|p| p.eq_ignore_ascii_case(&self.preset))
+            && close(r.target_lufs, self.target_lufs)
+            && close(r.true_peak_dbtp, self.true_peak_dbtp)
+            && r.mode.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(&self.mode))
+            && r.format.as_deref().is_none_or(|f| f.eq_ignore_ascii_case(&self.format))
+            && r.rate.is_none_or(|x| Some(x) == self.rate)
+            && r.channels.is_none_or(|x| Some(x) == self.channels);
+        if same {
+            return Ok(());
+        }
+        Err(format!(
+            "this server's tracks are processed by its Lambda function or workers with fixed settings \
+             (preset {}, {} LUFS, {} dBTP, {}, {}): leave the settings out, or send exactly these",
+            self.preset, self.target_lufs, self.true_peak_dbtp, self.mode, self.format
+        ))
+    }
+
     /// The output format (FLAC for a name the engine does not know; [`Self::from_request`]
     /// refuses those).
     pub fn output_format(&self) -> OutputFormat {
@@ -109,5 +159,24 @@ mod tests {
         assert!(bad(SpecRequest { target_lufs: Some(-200.0), ..Default::default() }).contains("-200"));
         assert!(bad(SpecRequest { format: Some("aac".into()), ..Default::default() }).contains("aac"));
         assert!(bad(SpecRequest { rate: Some(1), ..Default::default() }).contains('1'));
+    }
+
+    #[test]
+    fn an_external_processors_settings_come_from_its_variables_and_refuse_others() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        };
+        let fixed =
+            TrackSpec::from_processor_env(vars(&[("AUDIOPROC_PRESET", "streaming"), ("AUDIOPROC_FORMAT", "mp3")]))
+                .unwrap();
+        assert_eq!((fixed.target_lufs, fixed.format.as_str()), (-14.0, "mp3"));
+        assert!(fixed.refuse_others(&SpecRequest::default()).is_ok());
+        let same = SpecRequest { preset: Some("streaming".into()), format: Some("mp3".into()), ..Default::default() };
+        assert!(fixed.refuse_others(&same).is_ok());
+        let other = SpecRequest { format: Some("flac".into()), ..Default::default() };
+        assert!(fixed.refuse_others(&other).unwrap_err().contains("mp3"));
+        assert!(
+            TrackSpec::from_processor_env(vars(&[("AUDIOPROC_TARGET_LUFS", "loud")])).unwrap_err().contains("loud")
+        );
     }
 }

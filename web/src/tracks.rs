@@ -82,10 +82,15 @@ pub struct Track {
     pub updated_at: i64,
     /// How many times a worker claimed it.
     pub attempts: i64,
+    /// The S3 multipart upload the client sends the input through (files over the multipart
+    /// threshold in the fleet mode).
+    pub upload_id: Option<String>,
+    /// The part size of that upload, bytes.
+    pub part_size: Option<i64>,
 }
 
 const COLUMNS: &str = "id, user_id, filename, size, content_type, spec, status, error, input_key, output_key, \
-                       report, created_at, updated_at, attempts";
+                       report, created_at, updated_at, attempts, upload_id, part_size";
 
 fn from_row(row: &AnyRow) -> Result<Track, sqlx::Error> {
     let spec: String = row.try_get("spec")?;
@@ -105,6 +110,8 @@ fn from_row(row: &AnyRow) -> Result<Track, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         attempts: row.try_get("attempts")?,
+        upload_id: row.try_get("upload_id")?,
+        part_size: row.try_get("part_size")?,
     })
 }
 
@@ -129,6 +136,8 @@ pub struct NewTrack<'a> {
     pub output_key: &'a str,
     /// The client's `Idempotency-Key`, and the hash of the request it came with.
     pub idempotency: Option<(&'a str, &'a str)>,
+    /// See [`Track::upload_id`] and [`Track::part_size`].
+    pub multipart: Option<(&'a str, i64)>,
 }
 
 /// Stores a new track (`uploading`).
@@ -140,8 +149,8 @@ pub async fn create(db: &Db, t: &NewTrack<'_>) -> Result<(), sqlx::Error> {
     let spec = serde_json::to_string(t.spec).unwrap_or_default();
     sqlx::query(
         "INSERT INTO tracks (id, user_id, filename, size, content_type, spec, status, input_key, output_key, \
-         created_at, updated_at, idempotency_key, request_hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'uploading', $7, $8, $9, $9, $10, $11)",
+         created_at, updated_at, idempotency_key, request_hash, upload_id, part_size) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'uploading', $7, $8, $9, $9, $10, $11, $12, $13)",
     )
     .bind(t.id)
     .bind(t.user_id)
@@ -154,6 +163,8 @@ pub async fn create(db: &Db, t: &NewTrack<'_>) -> Result<(), sqlx::Error> {
     .bind(now)
     .bind(t.idempotency.map(|(k, _)| k))
     .bind(t.idempotency.map(|(_, h)| h))
+    .bind(t.multipart.map(|(id, _)| id))
+    .bind(t.multipart.map(|(_, size)| size))
     .execute(&db.pool)
     .await?;
     Ok(())
@@ -341,4 +352,52 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<Track>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM tracks WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&db.pool).await?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// Leaves a track processed elsewhere (`--process external`) as `finish` says, if it is still
+/// waiting for its result (`queued` or `processing`); whether it was. Delivered twice (an S3
+/// event and the reconciler), it settles once.
+///
+/// # Errors
+/// The database failed.
+pub async fn settle(db: &Db, id: &str, finish: &Finish) -> Result<bool, sqlx::Error> {
+    let (error, report) = match finish {
+        Finish::Done(r) => (None, Some(r.to_string())),
+        Finish::Failed(e) => (Some(e.as_str()), None),
+        Finish::Requeue => return Ok(false),
+    };
+    let done = sqlx::query(
+        "UPDATE tracks SET status = $1, error = $2, report = $3, updated_at = $4, lease_owner = NULL, \
+         lease_until = NULL WHERE id = $5 AND status IN ('queued', 'processing')",
+    )
+    .bind(finish.status().name())
+    .bind(error)
+    .bind(report)
+    .bind(now_ms())
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Up to `limit` tracks waiting for an external result, queued before `queued_before`, the
+/// least recently checked first; they are marked checked now.
+///
+/// # Errors
+/// The database failed.
+pub async fn to_reconcile(db: &Db, queued_before: i64, limit: i64) -> Result<Vec<Track>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM tracks WHERE status IN ('queued', 'processing') AND updated_at < $1 \
+         ORDER BY COALESCE(checked_at, 0), updated_at LIMIT $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(queued_before).bind(limit).fetch_all(&db.pool).await?;
+    let tracks = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    for t in &tracks {
+        sqlx::query("UPDATE tracks SET checked_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(&t.id)
+            .execute(&db.pool)
+            .await?;
+    }
+    Ok(tracks)
 }

@@ -1,4 +1,5 @@
 //! Helpers shared by the `audioproc serve` end-to-end tests.
 #![allow(dead_code)]
 
+pub mod client;
 pub mod server;

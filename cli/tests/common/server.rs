@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use audioproc_testdata::harness::{header, http_request, try_http_request};
+use audioproc_testdata::harness::{aws_command, header, http_request, try_http_request};
 use serde_json::Value;
 
 /// A running server.
@@ -29,9 +29,22 @@ impl Server {
 
     /// A server on the data directory `data` (kept by the caller).
     pub fn start_on(data: &Path, database_url: Option<&str>, extra: &[&str]) -> Server {
+        Server::spawn(Command::new(env!("CARGO_BIN_EXE_audioproc")), data, database_url, extra)
+    }
+
+    /// A fleet-mode server: its database `database_url`, its objects in S3 at the moto server
+    /// `endpoint` (`extra` says where: `--bucket …`).
+    pub fn start_fleet(database_url: &str, endpoint: &str, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let cmd = aws_command(env!("CARGO_BIN_EXE_audioproc"), endpoint);
+        let mut s = Server::spawn(cmd, &dir.path().join("data"), Some(database_url), extra);
+        s._dir = Some(dir);
+        s
+    }
+
+    fn spawn(mut cmd: Command, data: &Path, database_url: Option<&str>, extra: &[&str]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr = format!("127.0.0.1:{port}");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_audioproc"));
         cmd.args(["serve", "--listen", &addr, "--data"]).arg(data).args(extra);
         if let Some(url) = database_url {
             cmd.args(["--database-url", url]);

@@ -68,6 +68,18 @@ impl ApiError {
         e
     }
 
+    /// 503 with `Retry-After` when the object store failed in a way that may pass (network,
+    /// throttling, 5xx); 500 otherwise. Logged either way; the message does not leak internals.
+    pub fn store(e: &audioproc_s3::S3Error) -> Self {
+        if !e.is_retryable() {
+            return Self::internal(e);
+        }
+        tracing::warn!(error = %e, "object store unavailable");
+        let mut r = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the file store is busy: try again");
+        r.retry_after_s = Some(2);
+        r
+    }
+
     /// 500, logged; the message does not leak internals.
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");

@@ -4,7 +4,6 @@
 //! credential these routes take; it names the track, the key, and for uploads the size and
 //! content type, and expires in 15 minutes.
 
-use audioproc_engine::{Decoder, Limits};
 use audioproc_s3::ObjectStore;
 use audioproc_s3::store::{Cancel, Clobber, PutOptions};
 use axum::body::Body;
@@ -17,7 +16,7 @@ use tokio::io::AsyncWriteExt;
 use tower::ServiceExt;
 
 use super::{ApiError, AppState};
-use crate::objects::output_name;
+use crate::objects::{Backend, output_name};
 use crate::signing::{Action, Refused};
 use crate::tracks::{self, Status, Track};
 
@@ -96,7 +95,7 @@ pub async fn upload(
         Some(n) if n < size => return Err(size_mismatch(size)),
         _ => {}
     }
-    let store = &state.objects.store;
+    let Backend::Local(store) = state.objects.backend() else { return Err(ApiError::not_found()) };
     let staged = store.stage(&track.input_key, ".upload", &state.work_dir).map_err(ApiError::internal)?;
     let received = receive(body, &staged, size).await?;
     if received != size {
@@ -144,7 +143,7 @@ fn size_mismatch(size: u64) -> ApiError {
 
 /// 400 unless the stored input is there with exactly the announced size.
 pub async fn check_uploaded(state: &AppState, t: &Track) -> Result<(), ApiError> {
-    let info = state.objects.store.head(&t.input_key, None).await.map_err(ApiError::internal)?;
+    let info = state.objects.input_store().head(&t.input_key, None).await.map_err(|e| ApiError::store(&e))?;
     match info {
         None => Err(ApiError::new(StatusCode::BAD_REQUEST, "not_uploaded", "nothing was uploaded yet")),
         Some(i) if i.size != u64::try_from(t.size).unwrap_or(0) => Err(ApiError::new(
@@ -154,24 +153,6 @@ pub async fn check_uploaded(state: &AppState, t: &Track) -> Result<(), ApiError>
         )),
         Some(_) => Ok(()),
     }
-}
-
-/// Whether the stored input reads as audio (its container opens and yields a first block);
-/// why not, for people.
-pub async fn sniff(state: &AppState, t: &Track) -> Result<(), String> {
-    let path = state.objects.path(&t.input_key).map_err(|e| e.message)?;
-    let shown = path.display().to_string();
-    let result = tokio::task::spawn_blocking(move || -> Result<(), String> {
-        let mut decoder = Decoder::open_path(&path, &Limits::default()).map_err(|e| e.to_string())?;
-        match decoder.next_block() {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err("it holds no audio".to_owned()),
-            Err(e) => Err(e.to_string()),
-        }
-    })
-    .await
-    .unwrap_or_else(|_| Err("it could not be read".to_owned()));
-    result.map_err(|why| format!("this file is not audio we can read: {}", why.replace(&shown, &t.filename)))
 }
 
 /// `GET /files/{id}/download|play?expires&signature`: the output (with ranges, for players).
@@ -188,7 +169,8 @@ pub async fn output(
     };
     let Query(signed) = signed.map_err(|_| refused(Refused::BadSignature))?;
     let track = signed_track(&state, &id, &signed, action, |t| t.output_key.clone()).await?;
-    let path = state.objects.path(&track.output_key).map_err(ApiError::internal)?;
+    let Backend::Local(store) = state.objects.backend() else { return Err(ApiError::not_found()) };
+    let path = store.path(&track.output_key).map_err(ApiError::internal)?;
     let mime = track.spec.output_format().mime_type();
     let served = tower_http::services::ServeFile::new_with_mime(&path, &mime.parse().map_err(ApiError::internal)?)
         .oneshot(request)
@@ -198,13 +180,17 @@ pub async fn output(
         return Err(ApiError::not_found());
     }
     let mut response = served.into_response();
-    let name = output_name(&track.filename, track.spec.extension());
     let kind = if action == Action::Play { "inline" } else { "attachment" };
-    if let Ok(v) = HeaderValue::from_str(&content_disposition(kind, &name)) {
+    if let Ok(v) = HeaderValue::from_str(&output_name_header(kind, &track)) {
         response.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     Ok(response)
+}
+
+/// The `Content-Disposition` of `t`'s output: `kind` (`inline` or `attachment`) and its name.
+pub fn output_name_header(kind: &str, t: &Track) -> String {
+    content_disposition(kind, &output_name(&t.filename, t.spec.extension()))
 }
 
 /// `Content-Disposition` with an ASCII fallback name and the exact one in RFC 5987 form.

@@ -20,7 +20,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
         (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
     } else if !state.db.ping().await {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n")
-    } else if !tokio::fs::metadata(state.objects.root()).await.is_ok_and(|m| m.is_dir()) {
+    } else if !state.objects.ready().await {
         (StatusCode::SERVICE_UNAVAILABLE, "object store unreachable\n")
     } else {
         (StatusCode::OK, "ready\n")

@@ -11,6 +11,7 @@ pub mod files;
 mod health;
 mod page;
 mod tracks;
+pub mod transfers;
 pub mod view;
 
 use std::sync::Arc;
@@ -48,6 +49,14 @@ pub struct AppState {
     pub max_upload_bytes: u64,
     /// Where uploads are staged.
     pub work_dir: std::path::PathBuf,
+    /// Files larger than this are uploaded to S3 in parts, bytes.
+    pub multipart_threshold: u64,
+    /// How long presigned S3 URLs last.
+    pub url_lifetime: std::time::Duration,
+    /// Who processes the uploads.
+    pub process: crate::config::ProcessMode,
+    /// The settings every track gets (`--process external`), if fixed.
+    pub fixed_spec: Option<crate::spec::TrackSpec>,
 }
 
 /// The application's routes.
@@ -62,8 +71,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sessions", post(accounts::sign_in).delete(accounts::sign_out))
         .route("/api/v1/tokens", post(accounts::create_token))
         .route("/api/v1/me", get(accounts::me))
+        .route("/api/v1/settings", get(page::settings))
         .route("/api/v1/tracks", post(tracks::create).get(tracks::list))
         .route("/api/v1/tracks/{id}", get(tracks::get).delete(tracks::delete))
+        .route("/api/v1/tracks/{id}/parts", get(tracks::parts))
         .route("/api/v1/tracks/{id}/parts/{n}", get(tracks::part))
         .route("/api/v1/tracks/{id}/complete", post(tracks::complete))
         .route("/api/v1/tracks/{id}/download", get(tracks::download))

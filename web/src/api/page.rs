@@ -1,11 +1,11 @@
 //! The page: `/` and its static files, compiled into the binary (no build step, nothing to
 //! install). A small hand-written ES module talks to the JSON API like any other client.
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::ApiError;
+use super::{ApiError, AppState};
 
 /// The static files: name, content type, contents.
 const FILES: &[(&str, &str, &str)] = &[
@@ -33,12 +33,18 @@ fn with_headers(content_type: &'static str, body: &'static str) -> Response {
     r
 }
 
-/// `GET /`: the page, with a policy that lets it run only its own scripts.
-pub async fn index() -> Response {
+/// `GET /`: the page, with a policy that lets it run only its own scripts, and send uploads to
+/// and play from only itself and the object store (S3 over `https:`, or a custom endpoint).
+pub async fn index(State(state): State<AppState>) -> Response {
     let mut r = with_headers("text/html; charset=utf-8", INDEX);
-    let csp = "default-src 'self'; img-src 'self' data:; media-src 'self' blob: https:; \
-               connect-src 'self' https:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
-    r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    let store = state.objects.extra_origin().map(|o| format!(" {o}")).unwrap_or_default();
+    let csp = format!(
+        "default-src 'self'; img-src 'self' data:; media-src 'self' blob: https:{store}; \
+         connect-src 'self' https:{store}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     r.headers_mut().insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     r
 }
@@ -49,6 +55,16 @@ const OPENAPI: &str = include_str!("../../openapi/openapi.json");
 /// `GET /api/v1/openapi.json`.
 pub async fn openapi() -> Response {
     with_headers("application/json", OPENAPI)
+}
+
+/// `GET /api/v1/settings` → `{processing, fixed_spec, max_upload_bytes}`: what the page offers
+/// (with `fixed_spec`, every track gets those settings: the processor is external).
+pub async fn settings(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "processing": state.process.name(),
+        "fixed_spec": state.fixed_spec,
+        "max_upload_bytes": state.max_upload_bytes,
+    }))
 }
 
 /// `GET /static/{name}`.

@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::auth;
-use super::files::{self, upload_target};
+use super::files;
+use super::transfers;
 use super::view;
 use super::{ApiError, AppState};
 use crate::accounts::{User, new_id};
-use crate::objects;
 use crate::signing::Action;
 use crate::spec::{SpecRequest, TrackSpec};
 use crate::tracks::{self, NewTrack, Status, Track};
@@ -51,13 +51,19 @@ fn check_create(state: &AppState, c: &CreateTrack) -> Result<TrackSpec, ApiError
     if ct.is_empty() || ct.len() > 200 || !ct.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
         return Err(ApiError::bad_request("content_type must be a MIME type such as audio/wav"));
     }
-    TrackSpec::from_request(&c.spec).map_err(ApiError::bad_request)
+    match &state.fixed_spec {
+        Some(fixed) => fixed
+            .refuse_others(&c.spec)
+            .map(|()| fixed.clone())
+            .map_err(|why| ApiError::new(StatusCode::BAD_REQUEST, "fixed_spec", why)),
+        None => TrackSpec::from_request(&c.spec).map_err(ApiError::bad_request),
+    }
 }
 
 /// The created track's answer: its id, status and where to upload.
-fn created(state: &AppState, t: &Track) -> (StatusCode, Json<Value>) {
-    let upload = upload_target(state, t);
-    (StatusCode::CREATED, Json(json!({ "id": t.id, "status": t.status.name(), "upload": upload })))
+async fn created(state: &AppState, t: &Track) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let upload = transfers::upload_plan(state, t).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": t.id, "status": t.status.name(), "upload": upload }))))
 }
 
 /// `POST /api/v1/tracks` → 201 `{id, status: "uploading", upload}`.
@@ -77,13 +83,15 @@ pub async fn create(
     if let Some(key) = &idempotency
         && let Some(found) = same_request(&state, &user, key, &request_hash).await?
     {
-        return Ok(created(&state, &found));
+        return created(&state, &found).await;
     }
     let id = new_id();
     let (input_key, output_key) = (
-        objects::input_key(&user.id, &id, &c.filename),
-        objects::output_key(&user.id, &id, &c.filename, spec.extension()),
+        state.objects.input_key(&user.id, &id, &c.filename),
+        state.objects.output_key(&user.id, &id, &c.filename, spec.extension()),
     );
+    let size = u64::try_from(c.size).unwrap_or(0);
+    let multipart = transfers::start_multipart(&state, &input_key, size, &c.content_type).await?;
     let new = NewTrack {
         id: &id,
         user_id: &user.id,
@@ -94,19 +102,23 @@ pub async fn create(
         input_key: &input_key,
         output_key: &output_key,
         idempotency: idempotency.as_deref().map(|k| (k, request_hash.as_str())),
+        multipart: multipart.as_ref().map(|(id, part)| (id.as_str(), i64::try_from(*part).unwrap_or(i64::MAX))),
     };
     if let Err(e) = tracks::create(&state.db, &new).await {
+        if let Some((upload_id, _)) = &multipart {
+            transfers::drop_multipart(&state, &input_key, upload_id).await;
+        }
         // Two requests with one key at once: the other one made it.
         if let Some(key) = &idempotency
             && let Some(found) = same_request(&state, &user, key, &request_hash).await?
         {
-            return Ok(created(&state, &found));
+            return created(&state, &found).await;
         }
         return Err(ApiError::internal(e));
     }
     let track =
         tracks::get(&state.db, &user.id, &id).await.map_err(ApiError::internal)?.ok_or_else(ApiError::not_found)?;
-    Ok(created(&state, &track))
+    created(&state, &track).await
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -182,8 +194,8 @@ pub async fn list(
     Ok(Json(json!({ "tracks": page.iter().map(view::track).collect::<Vec<_>>(), "next": next })))
 }
 
-/// `GET /api/v1/tracks/{id}/parts/{n}` → `{method, url, headers}`. The embedded store takes the
-/// whole file in one PUT: part 1 is that PUT.
+/// `GET /api/v1/tracks/{id}/parts/{n}` → `{method, url, headers}`: the signed request for part
+/// `n` of a multipart upload, or (`n = 1`) a fresh whole-file PUT.
 pub async fn part(
     State(state): State<AppState>,
     method: Method,
@@ -192,10 +204,26 @@ pub async fn part(
 ) -> Result<Json<Value>, ApiError> {
     let user = auth::user(&state, &method, &headers).await?;
     let track = own_track(&state, &user, &id).await?;
-    if track.status != Status::Uploading || n != 1 {
+    if track.status != Status::Uploading {
         return Err(ApiError::not_found());
     }
-    Ok(Json(upload_target(&state, &track)))
+    transfers::part_target(&state, &track, n).await?.map(Json).ok_or_else(ApiError::not_found)
+}
+
+/// `GET /api/v1/tracks/{id}/parts` → `{parts: [{n, size}]}`: what the store already has of the
+/// upload (to resume it, sending only the missing parts).
+pub async fn parts(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = auth::user(&state, &method, &headers).await?;
+    let track = own_track(&state, &user, &id).await?;
+    if track.status != Status::Uploading {
+        return Err(ApiError::not_found());
+    }
+    transfers::stored_parts(&state, &track).await.map(Json)
 }
 
 /// `POST /api/v1/tracks/{id}/complete` → 202 `{status: "queued"}` once the stored input has the
@@ -212,8 +240,11 @@ pub async fn complete(
         // Completing twice is harmless.
         return Ok((StatusCode::ACCEPTED, Json(json!({ "status": track.status.name(), "error": track.error }))));
     }
+    transfers::finish_upload(&state, &track).await?;
     files::check_uploaded(&state, &track).await?;
-    if let Err(why) = files::sniff(&state, &track).await {
+    let sniffed = state.objects.sniff(&track, &state.work_dir, state.max_upload_bytes).await;
+    if let Err(result) = sniffed {
+        let why = result.map_err(|e| ApiError::store(&e))?;
         tracks::transition(&state.db, &user.id, &id, Status::Uploading, Status::Failed, Some(&why))
             .await
             .map_err(ApiError::internal)?;
@@ -258,7 +289,7 @@ async fn redirect(
     if track.status != Status::Done {
         return Err(ApiError::not_found());
     }
-    let url = files::output_url(&state, &track, action);
+    let url = transfers::output_url(&state, &track, action).await?;
     let mut response = StatusCode::FOUND.into_response();
     let location = url.parse().map_err(ApiError::internal)?;
     response.headers_mut().insert(header::LOCATION, location);
@@ -278,6 +309,6 @@ pub async fn delete(
     if !tracks::delete(&state.db, &user.id, &id).await.map_err(ApiError::internal)? {
         return Err(ApiError::not_found());
     }
-    state.objects.remove_track(&track.input_key, &track.output_key).await;
+    state.objects.remove_track(&track).await;
     Ok(StatusCode::NO_CONTENT)
 }
