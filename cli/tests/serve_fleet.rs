@@ -10,55 +10,14 @@
 
 mod common;
 
-use audioproc_testdata::harness::{MotoServer, Postgres, S3, bucket, header};
+use audioproc_testdata::harness::{MotoServer, header};
 use audioproc_testdata::programme_wav;
-use common::client::{complete, create, lufs_of, put, request, sign_up, upload_wav, wait_for};
+use common::client::{complete, create, lufs_of, put, sign_up, upload_wav, wait_for};
+use common::fleet::Fleet;
 use common::server::Server;
 use serde_json::{Value, json};
 
-/// A bucket on moto and a database on the shared PostgreSQL server for one test.
-struct Fleet {
-    s3: S3,
-    bucket: String,
-    database: String,
-}
-
-impl Fleet {
-    fn new(tag: &str) -> Fleet {
-        let s3 = S3::new(&MotoServer::shared().endpoint());
-        let bucket = bucket(tag);
-        s3.create_bucket(&bucket);
-        Fleet { s3, bucket, database: Postgres::shared().create_database(tag) }
-    }
-
-    /// An instance; `extra` flags after the fleet's own.
-    fn instance(&self, extra: &[&str]) -> Server {
-        let (input, output) = (format!("s3://{}/incoming/", self.bucket), format!("s3://{}/processed/", self.bucket));
-        let mut args = vec!["--bucket", &input, "--output", &output];
-        args.extend_from_slice(extra);
-        Server::start_fleet(&self.database, &MotoServer::shared().endpoint(), &args)
-    }
-
-    fn keys_under(&self, prefix: &str) -> Vec<String> {
-        self.s3.keys(&self.bucket).into_iter().filter(|k| k.starts_with(prefix)).collect()
-    }
-}
-
-fn query<'a>(url: &'a str, name: &str) -> Option<&'a str> {
-    url.split_once('?')?.1.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-}
-
-/// Follows a download/play redirect to S3: the response.
-fn fetch_output(s: &Server, cookie: &str, id: &str, what: &str) -> (Vec<(String, String)>, Vec<u8>) {
-    let (status, headers, _) = s.call("GET", &format!("/api/v1/tracks/{id}/{what}"), &[("cookie", cookie)], None);
-    assert_eq!(status, 302);
-    let location = header(&headers, "location").unwrap().to_owned();
-    assert!(location.starts_with(&MotoServer::shared().endpoint()), "a presigned S3 URL: {location}");
-    assert!(query(&location, "X-Amz-Signature").is_some() && query(&location, "X-Amz-Expires").is_some());
-    let (status, headers, bytes) = request(s, "GET", &location, &[], b"");
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
-    (headers, bytes)
-}
+use common::fleet::{fetch_output, query};
 
 #[test]
 fn uploads_go_straight_to_s3_and_results_come_back_from_it() {

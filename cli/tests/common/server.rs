@@ -34,9 +34,10 @@ impl Server {
 
     /// A fleet-mode server: its database `database_url`, its objects in S3 at the moto server
     /// `endpoint` (`extra` says where: `--bucket …`).
-    pub fn start_fleet(database_url: &str, endpoint: &str, extra: &[&str]) -> Server {
+    pub fn start_fleet(database_url: &str, endpoint: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let cmd = aws_command(env!("CARGO_BIN_EXE_audioproc"), endpoint);
+        let mut cmd = aws_command(env!("CARGO_BIN_EXE_audioproc"), endpoint);
+        cmd.envs(env.iter().copied());
         let mut s = Server::spawn(cmd, &dir.path().join("data"), Some(database_url), extra);
         s._dir = Some(dir);
         s
