@@ -1,7 +1,8 @@
 //! The upload page in a real headless Chromium over WebDriver (Debian's `chromium` and
 //! `chromium-driver`), against the real `audioproc serve`: sign up, upload a generated 30 s WAV
 //! through the page, watch it reach `done` by itself, read the figures, play it, download it and
-//! re-measure it at the target; a second user does not see it.
+//! re-measure it at the target; a second user does not see it. In the fleet mode (S3 on moto,
+//! PostgreSQL), the page sends a big file to S3 in parts and plays the result from S3.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -12,6 +13,8 @@ use audioproc_engine::{AnalyzeOptions, analyze_path};
 use audioproc_testdata::harness::chromedriver::{ChromeDriver, chrome_args};
 use audioproc_testdata::harness::{header, http_request};
 use audioproc_testdata::programme_wav;
+use common::client::request;
+use common::fleet::Fleet;
 use common::server::Server;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
@@ -126,4 +129,82 @@ async fn a_person_uploads_plays_and_downloads_through_the_page() {
         http_request(&server.addr, "GET", &format!("/api/v1/tracks/{id}"), &[("cookie", &cookie)], b"");
     assert_eq!(status, 404);
     c.close().await.unwrap();
+}
+
+/// The bucket's CORS rule for the page's origin, as the deployment sets it.
+fn allow_page_uploads(f: &Fleet, origin: &str) {
+    use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+    let rule = CorsRule::builder()
+        .allowed_origins(origin)
+        .allowed_methods("PUT")
+        .allowed_methods("GET")
+        .allowed_headers("content-type")
+        .expose_headers("ETag")
+        .max_age_seconds(600)
+        .build()
+        .unwrap();
+    let cors = CorsConfiguration::builder().cors_rules(rule).build().unwrap();
+    f.s3.rt.block_on(f.s3.client.put_bucket_cors().bucket(&f.bucket).cors_configuration(cors).send()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_the_fleet_mode_the_page_sends_big_files_to_s3_in_parts_and_plays_from_s3() {
+    // The harness's S3 client blocks: off the async threads.
+    use tokio::task::block_in_place as blocking;
+    let f = blocking(|| Fleet::new("browser-fleet"));
+    let server = f.instance(&["--multipart-threshold", "6291456"]);
+    let site = format!("http://{}/", server.addr);
+    blocking(|| allow_page_uploads(&f, &site[..site.len() - 1]));
+    let driver = ChromeDriver::start();
+    let c = browser(&driver).await;
+    c.goto(&site).await.unwrap();
+    sign_up(&c, "ann@example.org").await;
+
+    // 40 s of WAV, 7 MB: two parts of 5 MiB, each PUT by the page straight to S3.
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("Long Take.wav");
+    let bytes = programme_wav(40.0, 6);
+    std::fs::write(&wav, &bytes).unwrap();
+    c.find(Locator::Css("#file-input")).await.unwrap().send_keys(wav.to_str().unwrap()).await.unwrap();
+    let done = "li.track[data-status=\"done\"]";
+    let row = c.wait().at_most(LONG).for_element(Locator::Css(done)).await.unwrap();
+    let id = row.attr("data-track-id").await.unwrap().unwrap();
+    blocking(|| {
+        let input = f.keys_under("incoming/").into_iter().find(|k| k.contains(&id)).unwrap();
+        assert_eq!(f.s3.get(&f.bucket, &input).unwrap(), bytes, "the parts arrived whole and in order");
+        assert_eq!(f.s3.multipart_uploads(&f.bucket), 0);
+    });
+    let out = figure(&c, done, "output-integrated").await;
+    assert!((out + 23.0).abs() <= 0.2, "output {out} LUFS");
+
+    // The player streams the output from S3 (a presigned GET the page's policy allows).
+    let duration = c
+        .execute(
+            "const a = document.querySelector(arguments[0]);
+             return new Promise((ok, fail) => {
+               const done = () => ok(a.duration);
+               if (a.readyState >= 1) return done();
+               a.addEventListener('loadedmetadata', done, { once: true });
+               a.addEventListener('error', () => fail(String(a.error && a.error.message)), { once: true });
+               a.load();
+             });",
+            vec![json!(format!("{done} audio"))],
+        )
+        .await
+        .unwrap();
+    assert!((duration.as_f64().unwrap() - 40.0).abs() < 0.05, "audio.duration {duration}");
+
+    // The download link leads to S3; the file re-measures at the target.
+    let cookie = format!("audioproc_session={}", c.get_named_cookie("audioproc_session").await.unwrap().value());
+    let (status, headers, _) =
+        http_request(&server.addr, "GET", &format!("/api/v1/tracks/{id}/download"), &[("cookie", &cookie)], b"");
+    assert_eq!(status, 302);
+    let (status, _, out) = blocking(|| request(&server, "GET", header(&headers, "location").unwrap(), &[], b""));
+    assert_eq!(status, 200);
+    let file = dir.path().join("downloaded.flac");
+    std::fs::write(&file, out).unwrap();
+    let measured = analyze_path(&file, &AnalyzeOptions::default()).unwrap().loudness.integrated_lufs.unwrap();
+    assert!((measured + 23.0).abs() <= 0.1, "downloaded file at {measured} LUFS");
+    c.close().await.unwrap();
+    blocking(|| drop(f));
 }

@@ -184,6 +184,7 @@ fn the_openapi_document_describes_every_route() {
         ("/api/v1/sessions", "delete"),
         ("/api/v1/tokens", "post"),
         ("/api/v1/me", "get"),
+        ("/api/v1/settings", "get"),
         ("/api/v1/tracks", "post"),
         ("/api/v1/tracks", "get"),
         ("/api/v1/tracks/{id}", "get"),
@@ -198,7 +199,7 @@ fn the_openapi_document_describes_every_route() {
     ];
     for (path, method) in routes {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is not described");
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 13, "every described path is listed here");
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 14, "every described path is listed here");
         // And it is served: signed out, every route answers (401, 400, 200), none is unknown.
         let concrete = path.replace("{id}", "x").replace("{n}", "1");
         let (status, _, _) = s.call(&method.to_uppercase(), &concrete, &[], None);

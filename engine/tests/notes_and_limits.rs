@@ -101,7 +101,7 @@ fn a_lossy_true_peak_over_the_ceiling_by_any_amount_gets_a_note() {
     let dir = tempfile::tempdir().expect("tmp");
     let input = dir.path().join("programme.wav");
     std::fs::write(&input, wav(&programme(44_100, 2, 6.0, 7), Encoding::Pcm24, WavOptions::default())).expect("write");
-    let mut small = Vec::new();
+    let mut over_cases = Vec::new();
     for target in [-12.5, -12.6, -13.0] {
         for format in [OutputFormat::Mp3, OutputFormat::Opus] {
             let mut spec = ProcessingSpec::new(Preset::Ebu, format);
@@ -118,14 +118,16 @@ fn a_lossy_true_peak_over_the_ceiling_by_any_amount_gets_a_note() {
                 assert!(note.contains("use --strict-peak"), "{note}");
                 if over <= CEILING_TOLERANCE_DB {
                     assert!(r.target_met, "within the tolerance, the target counts as met");
-                    small.push((target, format, over));
                 }
+                over_cases.push((target, format, over));
             } else {
                 assert!(noted.is_none(), "{target} {format:?}: {tp} dBTP, under the ceiling: {noted:?}");
             }
         }
     }
-    // Ogg Opus at −12.6 LUFS overshoots by about 0.005 dB here (libopus 1.6): the case that had
-    // no note. Another codec build may move it; then pick a target that overshoots a little.
-    assert!(!small.is_empty(), "no case overshot by less than the tolerance");
+    // How far each codec overshoots depends on its build and the CPU's SIMD paths (Ogg Opus at
+    // −12.6 LUFS was 0.005 dB over on one machine, under on another), so this asks only that the
+    // hot programme overshoots somewhere; the note for an overshoot within the tolerance is pinned
+    // exactly by `verdict::tests::a_true_peak_overshoot_within_the_tolerance_gets_a_note`.
+    assert!(!over_cases.is_empty(), "no lossy case overshot the ceiling: the note went untested");
 }

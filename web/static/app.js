@@ -133,6 +133,23 @@ function wireDropZone() {
   window.addEventListener("drop", (e) => { if (!zone.contains(e.target)) e.preventDefault(); });
 }
 
+/** A server whose processing is done elsewhere applies fixed settings: show them, and lock the choices. */
+async function applySettings() {
+  let settings;
+  try { settings = await api("GET", "/api/v1/settings"); } catch { return; }
+  const fixed = settings && settings.fixed_spec;
+  if (!fixed) return;
+  for (const name of ["preset", "format", "mode"]) {
+    const select = $(name);
+    select.value = fixed[name];
+    select.disabled = true;
+  }
+  const hint = $("fixed-hint");
+  hint.textContent = `This server processes every upload with the same settings: ${fixed.target_lufs} LUFS, ` +
+    `true peak at most ${fixed.true_peak_dbtp} dBTP, ${fixed.mode} mode, ${fixed.format.toUpperCase()} output.`;
+  hint.hidden = false;
+}
+
 function start() {
   // A 401 while signed in means the session ended (it expired, or was closed elsewhere).
   onUnauthorized(() => { if (signedInAs) showSignedOut("Your session has ended. Please sign in again."); });
@@ -146,6 +163,7 @@ function start() {
   window.addEventListener("beforeunload", (e) => {
     if ([...uploads].some(isUnfinished)) { e.preventDefault(); e.returnValue = ""; }
   });
+  applySettings();
   checkSession();
 }
 
