@@ -17,6 +17,8 @@ command -v flac >/dev/null || missing+=(flac)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing+=(postgresql)
 # The upload page is tested in a real headless Chromium over WebDriver.
 command -v chromedriver >/dev/null || missing+=(chromium chromium-driver)
+# The failover and load tests put HAProxy in front of the instances as the load balancer.
+command -v haproxy >/dev/null || missing+=(haproxy)
 if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         apt-get update -qq

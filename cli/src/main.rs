@@ -137,7 +137,9 @@ enum Command {
     /// and files in ./audioproc-data, and processes uploads itself, one per core; stopping it
     /// at any moment loses nothing. --database-url postgres://… shares one database between the
     /// instances of a fleet. Every flag also reads an AUDIOPROC_* variable. SIGTERM turns
-    /// /readyz to 503, then drains.
+    /// /readyz to 503 and stops claiming tracks; in-flight requests finish, tracks being
+    /// processed get --drain-grace seconds, then go back to the queue. Log lines on stderr
+    /// (RUST_LOG sets the level).
     ///
     /// Examples:
     ///   audioproc serve

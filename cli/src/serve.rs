@@ -61,6 +61,15 @@ pub struct ServeArgs {
     /// store, seconds (repairs lost events).
     #[arg(long, value_name = "SECONDS", env = "AUDIOPROC_RECONCILE_INTERVAL", default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..))]
     reconcile_interval: u16,
+    /// At SIGTERM (a scale-in or a rolling deploy), how long tracks being processed may take
+    /// to finish before they go back to the queue for another instance, seconds. /readyz says
+    /// 503 at once; the load balancer's deregistration delay should be a few seconds longer.
+    #[arg(long, value_name = "SECONDS", env = "AUDIOPROC_DRAIN_GRACE", default_value_t = 30)]
+    drain_grace: u16,
+    /// How long a processing claim lasts without renewal, seconds: a track whose instance died
+    /// (or froze) is taken over by another this long after the claim's last renewal.
+    #[arg(long, value_name = "SECONDS", env = "AUDIOPROC_LEASE", default_value_t = 30, value_parser = clap::value_parser!(u16).range(3..))]
+    lease: u16,
 }
 
 /// `--process`.
@@ -93,6 +102,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<bool> {
     config.multipart_threshold = args.multipart_threshold;
     config.events_queue.clone_from(&args.events_queue);
     config.reconcile_interval = std::time::Duration::from_secs(u64::from(args.reconcile_interval));
+    config.drain_grace = std::time::Duration::from_secs(u64::from(args.drain_grace));
+    config.lease = std::time::Duration::from_secs(u64::from(args.lease));
     if args.process == Process::External {
         config.process = ProcessMode::External;
         let fixed = TrackSpec::from_processor_env(|name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
@@ -101,7 +112,19 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<bool> {
     if let Some(n) = args.workers {
         config.workers = usize::from(n);
     }
+    init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(audioproc_web::serve(config))?;
     Ok(true)
+}
+
+/// Log lines on stderr (journald keeps them under systemd); `RUST_LOG` sets the level
+/// [default: info].
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

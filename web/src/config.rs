@@ -42,6 +42,12 @@ pub struct ServeConfig {
     /// `--process external`: the settings the external processor applies (every track gets
     /// them; a request for others is refused).
     pub fixed_spec: Option<TrackSpec>,
+    /// At SIGTERM, how long tracks being processed may take to finish before they are handed
+    /// back to the queue for another instance (default 30 s).
+    pub drain_grace: Duration,
+    /// How long a processing claim lasts without renewal (default 30 s): a track whose instance
+    /// died is taken over this long after its last renewal.
+    pub lease: Duration,
 }
 
 /// Who processes the uploads.
@@ -67,6 +73,12 @@ impl ProcessMode {
 /// Files over this size are uploaded to S3 in parts by default: 64 MiB.
 pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 64 << 20;
 
+/// How long in-flight tracks may take to finish at SIGTERM by default: 30 s.
+pub const DEFAULT_DRAIN_GRACE: Duration = Duration::from_secs(30);
+
+/// How long a processing claim lasts without renewal by default: 30 s.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
 /// The default upload limit: 2 GiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 2 << 30;
 
@@ -88,6 +100,8 @@ impl ServeConfig {
             events_queue: None,
             reconcile_interval: Duration::from_secs(30),
             fixed_spec: None,
+            drain_grace: DEFAULT_DRAIN_GRACE,
+            lease: DEFAULT_LEASE,
         }
     }
 

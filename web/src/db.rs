@@ -114,8 +114,17 @@ impl Db {
             return Err(WebError::Config(format!("database URL {url:?}: expected sqlite:// or postgres://")));
         };
         // One writer at a time is all SQLite allows; PostgreSQL serves the fleet.
-        let max = if dialect == Dialect::Sqlite { 1 } else { 16 };
-        let pool = PoolOptions::<sqlx::Any>::new().max_connections(max).connect(url).await?;
+        let (max, wait) = if dialect == Dialect::Sqlite { (1, 10) } else { (16, 3) };
+        // A request waits a few seconds at most for a connection: while PostgreSQL restarts,
+        // the answer is a quick 503 to retry, not a hang (SQLite's one connection is shared by
+        // every request, so it waits longer). Connections are checked before use and
+        // made again as needed, so the pool recovers by itself.
+        let pool = PoolOptions::<sqlx::Any>::new()
+            .max_connections(max)
+            .acquire_timeout(std::time::Duration::from_secs(wait))
+            .test_before_acquire(true)
+            .connect(url)
+            .await?;
         let db = Db { pool, dialect };
         db.migrate().await?;
         Ok(db)

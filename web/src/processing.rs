@@ -6,6 +6,7 @@
 //! whose result was written but not yet recorded is finished without being redone.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use audioproc_engine::Threads;
@@ -18,8 +19,6 @@ use crate::objects::Objects;
 use crate::report;
 use crate::tracks::{self, Finish, Track};
 
-/// How long a claim lasts without renewal, milliseconds.
-pub const LEASE_MS: i64 = 30_000;
 /// How often a worker with nothing to do looks at the queue (tracks queued by other instances).
 const IDLE_POLL: Duration = Duration::from_secs(2);
 /// Claims after which a track that keeps failing or killing its worker is given up.
@@ -36,14 +35,19 @@ pub struct Pool {
     pub wake: Arc<Notify>,
     /// This instance's lease name.
     pub owner: String,
-    /// Set at shutdown: jobs stop between phases and their tracks go back to the queue.
+    /// How long a claim lasts without renewal, milliseconds.
+    pub lease_ms: i64,
+    /// Set at SIGTERM: no more claims; the tracks in hand may still finish.
+    pub draining: Arc<AtomicBool>,
+    /// Set when the drain's grace runs out: jobs stop between phases and their tracks go back
+    /// to the queue.
     pub cancel: Cancel,
     /// Where downloads go (S3 inputs).
     pub work_dir: std::path::PathBuf,
 }
 
 impl Pool {
-    /// Starts `workers` workers; they run until [`Pool::cancel`] is set.
+    /// Starts `workers` workers; they run until [`Pool::draining`] or [`Pool::cancel`] is set.
     pub fn spawn(&self, workers: usize) -> tokio::task::JoinSet<()> {
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..workers.max(1) {
@@ -54,9 +58,9 @@ impl Pool {
     }
 
     async fn work(&self) {
-        while !self.cancel.is_stopping() {
+        while !self.cancel.is_stopping() && !self.draining.load(Ordering::SeqCst) {
             let woken = self.wake.notified();
-            match tracks::claim_next(&self.db, &self.owner, LEASE_MS).await {
+            match tracks::claim_next(&self.db, &self.owner, self.lease_ms).await {
                 Ok(Some(track)) => self.process(track).await,
                 Ok(None) => {
                     let _ = tokio::time::timeout(IDLE_POLL, woken).await;
@@ -79,22 +83,37 @@ impl Pool {
             renewing.abort();
             finish
         };
-        match tracks::finish(&self.db, &self.owner, &track.id, &finish).await {
-            Ok(true) => tracing::info!(track = %track.id, status = finish.status().name(), "track finished"),
-            Ok(false) => {
-                tracing::warn!(track = %track.id, "lost the lease (or the track was deleted) before finishing")
+        // The database may be restarting: try for as long as the lease lasts (after that
+        // another instance takes the track over and finds its output already written).
+        let mut tries = self.lease_ms / 1000;
+        loop {
+            match tracks::finish(&self.db, &self.owner, &track.id, &finish).await {
+                Ok(true) => tracing::info!(track = %track.id, status = finish.status().name(), "track finished"),
+                Ok(false) => {
+                    tracing::warn!(track = %track.id, "lost the lease (or the track was deleted) before finishing");
+                }
+                Err(e) if tries > 0 => {
+                    tracing::warn!(track = %track.id, error = %e, "recording a finished track failed; retrying");
+                    tries -= 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                Err(e) => tracing::error!(track = %track.id, error = %e, "recording a finished track failed"),
             }
-            Err(e) => tracing::error!(track = %track.id, error = %e, "recording a finished track failed"),
+            return;
         }
     }
 
     /// Renews the lease on `id` until aborted.
     fn keep_lease(&self, id: &str) -> tokio::task::JoinHandle<()> {
-        let (db, owner, id) = (self.db.clone(), self.owner.clone(), id.to_owned());
+        let (db, owner, id, lease_ms) = (self.db.clone(), self.owner.clone(), id.to_owned(), self.lease_ms);
         tokio::spawn(async move {
+            let every = Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(10_000));
             loop {
-                tokio::time::sleep(Duration::from_millis(u64::try_from(LEASE_MS / 3).unwrap_or(10_000))).await;
-                if !matches!(tracks::renew_lease(&db, &owner, &id, LEASE_MS).await, Ok(true)) {
+                tokio::time::sleep(every).await;
+                // A failed renewal (the database restarting) is tried again at the next beat:
+                // the lease lasts three beats.
+                if matches!(tracks::renew_lease(&db, &owner, &id, lease_ms).await, Ok(false)) {
                     return;
                 }
             }
@@ -123,8 +142,15 @@ impl Pool {
             Outcome::Written(_) | Outcome::AlreadyDone { .. } => self.report(track).await,
             Outcome::PermanentFailure { error, .. } => Finish::Failed(self.objects.for_people(track, &error.message)),
             Outcome::Ignored { reason } => Finish::Failed(reason.to_owned()),
-            Outcome::Stopped => Finish::Requeue,
-            Outcome::RetryableFailure { error } if self.cancel.is_stopping() || track.attempts < MAX_ATTEMPTS => {
+            Outcome::Stopped => {
+                tracing::info!(track = %track.id, "drain grace over: track handed back to the queue");
+                Finish::HandBack
+            }
+            Outcome::RetryableFailure { .. } if self.cancel.is_stopping() => {
+                tracing::info!(track = %track.id, "drain grace over: track handed back to the queue");
+                Finish::HandBack
+            }
+            Outcome::RetryableFailure { error } if track.attempts < MAX_ATTEMPTS => {
                 tracing::warn!(track = %track.id, error = %error, "retrying later");
                 Finish::Requeue
             }

@@ -1,6 +1,8 @@
 //! The listener: opens the database, starts the processing pool, serves the [`crate::api`]
-//! routes, and on SIGTERM/SIGINT turns `/readyz` to 503, waits a moment for the load balancer
-//! to notice, drains, and stops the pool (unfinished tracks go back to the queue).
+//! routes, and on SIGTERM/SIGINT drains: `/readyz` turns 503 and no more tracks are claimed at
+//! once; after a moment for the load balancer to notice, the listener closes and in-flight
+//! requests finish; tracks being processed get the rest of the grace (`--drain-grace`), then
+//! stop, and go back to the queue (their lease released) for another instance.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +25,9 @@ use crate::tracks;
 /// How long `/readyz` says 503 before the listener stops taking connections.
 pub const DRAIN_NOTICE: Duration = Duration::from_secs(2);
 
+/// How long stopped jobs get to hand their tracks back once the drain's grace is over.
+const HAND_BACK: Duration = Duration::from_secs(10);
+
 /// Opens the database (migrating it), then serves until SIGTERM or SIGINT.
 ///
 /// # Errors
@@ -42,11 +47,14 @@ pub async fn serve(config: ServeConfig) -> Result<(), WebError> {
     let objects = objects(&config).await?;
     objects.prepare()?;
     let wake = Arc::new(Notify::new());
+    let draining = Arc::new(AtomicBool::new(false));
     let pool = Pool {
         db: db.clone(),
         objects: objects.clone(),
         wake: Arc::clone(&wake),
         owner: format!("{}-{}", std::process::id(), new_id()),
+        lease_ms: i64::try_from(config.lease.as_millis()).unwrap_or(i64::MAX),
+        draining: Arc::clone(&draining),
         cancel: Cancel::new(),
         work_dir: work.path().to_path_buf(),
     };
@@ -66,7 +74,6 @@ pub async fn serve(config: ServeConfig) -> Result<(), WebError> {
             external.spawn(events)
         }
     };
-    let draining = Arc::new(AtomicBool::new(false));
     let state = AppState {
         signer: Signer::new(&db.secret("url-signing").await?, config.url_lifetime_ms),
         db,
@@ -83,17 +90,32 @@ pub async fn serve(config: ServeConfig) -> Result<(), WebError> {
     };
     tracing::info!(address = %listener.local_addr()?, workers = config.workers, "serving");
     eprintln!("audioproc serve: listening on http://{}/", listener.local_addr()?);
+    let (wake_idle, cancel, grace) = (Arc::clone(&pool.wake), pool.cancel.clone(), config.drain_grace);
+    let external = config.process == ProcessMode::External;
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
+            // No more claims; idle workers leave at once, busy ones finish their track.
             draining.store(true, Ordering::SeqCst);
+            wake_idle.notify_waiters();
+            tracing::info!("draining: /readyz says 503, in-flight requests and tracks finish");
+            // When the grace runs out, jobs still running stop between phases and their tracks
+            // go back to the queue. (The consumers of external results have nothing in hand.)
+            tokio::spawn(async move {
+                if !external {
+                    tokio::time::sleep(grace).await;
+                }
+                cancel.abort();
+                wake_idle.notify_waiters();
+            });
             tokio::time::sleep(DRAIN_NOTICE).await;
         })
         .await?;
-    // Jobs in flight stop between phases; their tracks go back to the queue.
-    pool.cancel.abort();
-    pool.wake.notify_waiters();
-    let _ = tokio::time::timeout(Duration::from_secs(10), async { while workers.join_next().await.is_some() {} }).await;
+    // In-flight requests are done; tracks being processed finish or are handed back.
+    let all_done = async { while workers.join_next().await.is_some() {} };
+    if tokio::time::timeout(config.drain_grace + HAND_BACK, all_done).await.is_err() {
+        tracing::warn!("workers still running after the drain grace: exiting; their leases will run out");
+    }
     Ok(())
 }
 

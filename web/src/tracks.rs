@@ -290,8 +290,10 @@ pub enum Finish {
     Done(serde_json::Value),
     /// Failed for good.
     Failed(String),
-    /// Back in the queue (the worker is stopping, or the failure may pass).
+    /// Back in the queue: the failure may pass (counts as an attempt).
     Requeue,
+    /// Back in the queue because this instance is stopping (does not count as an attempt).
+    HandBack,
 }
 
 impl Finish {
@@ -300,7 +302,7 @@ impl Finish {
         match self {
             Finish::Done(_) => Status::Done,
             Finish::Failed(_) => Status::Failed,
-            Finish::Requeue => Status::Queued,
+            Finish::Requeue | Finish::HandBack => Status::Queued,
         }
     }
 }
@@ -313,11 +315,12 @@ pub async fn finish(db: &Db, owner: &str, id: &str, finish: &Finish) -> Result<b
     let (error, report) = match finish {
         Finish::Done(r) => (None, Some(r.to_string())),
         Finish::Failed(e) => (Some(e.as_str()), None),
-        Finish::Requeue => (None, None),
+        Finish::Requeue | Finish::HandBack => (None, None),
     };
+    let uncount = i64::from(matches!(finish, Finish::HandBack));
     let done = sqlx::query(
         "UPDATE tracks SET status = $1, error = $2, report = $3, updated_at = $4, lease_owner = NULL, \
-         lease_until = NULL WHERE id = $5 AND lease_owner = $6 AND status = 'processing'",
+         lease_until = NULL, attempts = attempts - $7 WHERE id = $5 AND lease_owner = $6 AND status = 'processing'",
     )
     .bind(finish.status().name())
     .bind(error)
@@ -325,6 +328,7 @@ pub async fn finish(db: &Db, owner: &str, id: &str, finish: &Finish) -> Result<b
     .bind(now_ms())
     .bind(id)
     .bind(owner)
+    .bind(uncount)
     .execute(&db.pool)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -364,7 +368,7 @@ pub async fn settle(db: &Db, id: &str, finish: &Finish) -> Result<bool, sqlx::Er
     let (error, report) = match finish {
         Finish::Done(r) => (None, Some(r.to_string())),
         Finish::Failed(e) => (Some(e.as_str()), None),
-        Finish::Requeue => return Ok(false),
+        Finish::Requeue | Finish::HandBack => return Ok(false),
     };
     let done = sqlx::query(
         "UPDATE tracks SET status = $1, error = $2, report = $3, updated_at = $4, lease_owner = NULL, \

@@ -3,4 +3,5 @@
 
 pub mod client;
 pub mod fleet;
+pub mod lb;
 pub mod server;

@@ -35,29 +35,92 @@ impl Server {
     /// A fleet-mode server: its database `database_url`, its objects in S3 at the moto server
     /// `endpoint` (`extra` says where: `--bucket …`).
     pub fn start_fleet(database_url: &str, endpoint: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_fleet_at(&free_addr(), database_url, endpoint, extra, env)
+    }
+
+    /// [`Server::start_fleet`] listening on `addr` (to start an instance again where a load
+    /// balancer expects it); its log goes to [`Server::log`].
+    pub fn start_fleet_at(
+        addr: &str,
+        database_url: &str,
+        endpoint: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = aws_command(env!("CARGO_BIN_EXE_audioproc"), endpoint);
-        cmd.envs(env.iter().copied());
-        let mut s = Server::spawn(cmd, &dir.path().join("data"), Some(database_url), extra);
+        cmd.envs(env.iter().copied()).env("RUST_LOG", "audioproc_web=info");
+        let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+        cmd.stderr(log);
+        let mut s = Server::spawn_at(cmd, addr, &dir.path().join("data"), Some(database_url), extra);
         s._dir = Some(dir);
         s
     }
 
     fn spawn(mut cmd: Command, data: &Path, database_url: Option<&str>, extra: &[&str]) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr = format!("127.0.0.1:{port}");
-        cmd.args(["serve", "--listen", &addr, "--data"]).arg(data).args(extra);
+        cmd.stderr(Stdio::null());
+        Server::spawn_at(cmd, &free_addr(), data, database_url, extra)
+    }
+
+    fn spawn_at(mut cmd: Command, addr: &str, data: &Path, database_url: Option<&str>, extra: &[&str]) -> Server {
+        cmd.args(["serve", "--listen", addr, "--data"]).arg(data).args(extra);
         if let Some(url) = database_url {
             cmd.args(["--database-url", url]);
         }
-        let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        let server = Server { child, addr, data: data.to_path_buf(), _dir: None };
+        let child = cmd.stdout(Stdio::null()).spawn().unwrap();
+        let mut server = Server { child, addr: addr.to_owned(), data: data.to_path_buf(), _dir: None };
         let started = Instant::now();
         while try_http_request(&server.addr, "GET", "/healthz", &[], b"").is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("the server exited ({status})");
+            }
             assert!(started.elapsed() < Duration::from_secs(30), "the server did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
         server
+    }
+
+    /// The end of the server's log (fleet servers only), for failure messages.
+    pub fn log(&self) -> String {
+        let Some(dir) = &self._dir else { return String::new() };
+        let text = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`TERM`, `STOP`, `CONT`, …) to the server.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status().unwrap();
+        assert!(status.success(), "kill -{signal} {}", self.pid());
+    }
+
+    /// SIGTERM, then waits (at most `limit`) for the server to exit; how long it took.
+    pub fn terminate(&mut self, limit: Duration) -> Duration {
+        let started = Instant::now();
+        self.signal("TERM");
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "the server exited with {status} after SIGTERM:\n{}", self.log());
+                return started.elapsed();
+            }
+            assert!(started.elapsed() < limit, "still running {limit:?} after SIGTERM:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The most memory the server has held (`VmHWM`), bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
     }
 
     /// A JSON call: status, headers, body (`Null` when not JSON).
@@ -77,6 +140,8 @@ impl Server {
 
     /// Kills the server at once (SIGKILL), as a crash would.
     pub fn kill9(&mut self) {
+        // A stopped process dies of SIGKILL too; SIGCONT first does no harm.
+        let _ = Command::new("kill").arg("-CONT").arg(self.pid().to_string()).stderr(Stdio::null()).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -86,6 +151,12 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// `127.0.0.1:PORT` with a port that was free a moment ago.
+pub fn free_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    format!("127.0.0.1:{port}")
 }
 
 /// The session cookie (`name=value`) a response sets.

@@ -14,6 +14,8 @@
 //!   WebDriver.
 //! - [`fault_proxy::FaultProxy`]: sits between the SDK and moto and answers chosen requests with
 //!   5xx errors a set number of times.
+//! - [`haproxy::Haproxy`]: Debian's HAProxy as the load balancer in front of several
+//!   `audioproc serve` instances (health checks on `/readyz`, retries on another server).
 //! - [`http_request`] and [`HttpConnection`]: small HTTP/1.1 clients for tests that talk to
 //!   these servers directly ([`http`]).
 //!
@@ -40,6 +42,7 @@ pub mod aws_env;
 pub mod cfn_lint;
 pub mod chromedriver;
 pub mod fault_proxy;
+pub mod haproxy;
 pub mod http;
 pub mod lambda_process;
 pub mod loop_guard;
@@ -53,6 +56,7 @@ pub mod yaml_lines;
 
 pub use aws_env::aws_command;
 pub use fault_proxy::{FaultProxy, FaultRule};
+pub use haproxy::Haproxy;
 pub use http::{HttpConnection, HttpResponse, header, http_request, try_http_request};
 pub use lambda_process::{Lambda, lambda_binary};
 pub use loop_guard::CountingProxy;

@@ -47,6 +47,11 @@ pub struct Postgres {
     /// The cluster, in the temp directory that is removed at exit.
     data: PathBuf,
     psql: PathBuf,
+    pg_ctl: PathBuf,
+    /// The server's options (`pg_ctl -o`), to start it again on the same port.
+    options: String,
+    /// Whether `pg_ctl` runs as the `postgres` system user (we are root).
+    as_postgres: bool,
     /// Its stdin pipe keeps the server alive; closing it stops the server.
     _watcher: Watcher,
 }
@@ -86,6 +91,60 @@ impl Postgres {
     pub fn shared() -> &'static Postgres {
         static SHARED: OnceLock<Postgres> = OnceLock::new();
         SHARED.get_or_init(start)
+    }
+
+    /// A server of its own, for a test that stops and starts it ([`Postgres::stop`],
+    /// [`Postgres::start_again`]) without disturbing the tests sharing [`Postgres::shared`].
+    /// Stopped, and its directory removed, when dropped.
+    ///
+    /// # Panics
+    ///
+    /// As [`Postgres::shared`].
+    pub fn private() -> Postgres {
+        start()
+    }
+
+    /// Stops the server at once (`pg_ctl stop -m fast`: connections are closed), as a failover
+    /// does. [`Postgres::start_again`] brings it back on the same port with the same data.
+    ///
+    /// # Panics
+    ///
+    /// If `pg_ctl` fails.
+    pub fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "-w", "stop"]);
+    }
+
+    /// Starts the server stopped by [`Postgres::stop`] again; returns once it accepts connections.
+    ///
+    /// # Panics
+    ///
+    /// If `pg_ctl` fails.
+    pub fn start_again(&self) {
+        let log = self.log_path();
+        let log = log.to_string_lossy();
+        self.pg_ctl(&["-o", &self.options, "-l", &log, "-w", "-t", STARTUP_TIMEOUT_SECS, "start"]);
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let mut command = if self.as_postgres {
+            let mut runuser = Command::new("runuser");
+            runuser.args(["-u", "postgres", "--"]).arg(&self.pg_ctl);
+            runuser
+        } else {
+            Command::new(&self.pg_ctl)
+        };
+        let root = self.data.parent().unwrap_or(&self.data);
+        let output = command
+            .arg("-D")
+            .arg(&self.data)
+            .args(args)
+            .current_dir(root)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|error| panic!("run {}: {error}", self.pg_ctl.display()));
+        if !output.status.success() {
+            panic!("pg_ctl {args:?} failed ({}):\n{}\n{}", output.status, outputs(&output), log_tail(&self.log_path()));
+        }
     }
 
     /// Whether `initdb`, `pg_ctl` and `psql` are installed (see the module docs for where they are
@@ -246,7 +305,15 @@ fn start() -> Postgres {
             .output()
             .unwrap_or_else(|error| panic!("run {}: {error}", binaries.pg_ctl.display()));
         if output.status.success() {
-            return Postgres { port, data, psql: binaries.psql, _watcher: watcher };
+            return Postgres {
+                port,
+                data,
+                psql: binaries.psql,
+                pg_ctl: binaries.pg_ctl,
+                options,
+                as_postgres,
+                _watcher: watcher,
+            };
         }
         let tail = log_tail(&log);
         let message = format!(

@@ -139,12 +139,26 @@ impl S3 {
         self.rt.block_on(self.client.head_object().bucket(bucket).key(key).send()).ok()
     }
 
-    /// Every key in `bucket` (the first 1000), sorted. Listed URL-encoded and decoded here, so
-    /// keys with control characters survive the XML.
+    /// Every key in `bucket` (every page of the listing), sorted. Listed URL-encoded and
+    /// decoded here, so keys with control characters survive the XML.
     pub fn keys(&self, bucket: &str) -> Vec<String> {
-        let list = self.client.list_objects_v2().bucket(bucket).encoding_type(EncodingType::Url);
-        let out = self.rt.block_on(list.send()).unwrap_or_else(|e| panic!("list s3://{bucket}: {e:?}"));
-        let mut keys: Vec<String> = out.contents().iter().filter_map(|o| decode_listed_key(o.key()?)).collect();
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        // At most 1000 pages of 1000 keys: far more than any test writes.
+        for _ in 0..1000 {
+            let list = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .encoding_type(EncodingType::Url)
+                .set_continuation_token(token.take());
+            let out = self.rt.block_on(list.send()).unwrap_or_else(|e| panic!("list s3://{bucket}: {e:?}"));
+            keys.extend(out.contents().iter().filter_map(|o| decode_listed_key(o.key()?)));
+            match out.next_continuation_token() {
+                Some(next) if out.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
         keys.sort();
         keys
     }

@@ -80,10 +80,38 @@ impl ApiError {
         r
     }
 
+    /// 503 with `Retry-After` when the database cannot be reached or is restarting (the pool
+    /// reconnects by itself, so the same request will work again); 500 for any other database
+    /// error. Logged either way; the message does not leak internals.
+    pub fn database(e: sqlx::Error) -> Self {
+        if !database_unavailable(&e) {
+            return Self::internal(e);
+        }
+        tracing::warn!(error = %e, "database unavailable");
+        let mut r = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is busy: try again");
+        r.retry_after_s = Some(1);
+        r
+    }
+
     /// 500, logged; the message does not leak internals.
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    }
+}
+
+/// Whether `e` says the database is out of reach for now rather than that the query is wrong:
+/// no connection (refused, reset, timed out waiting for the pool), or the server shutting down,
+/// starting up, or dropping us (SQLSTATE class 08, 57P01–57P03), or a transaction that lost a
+/// race (40001, 40P01).
+fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "40001" | "40P01")),
+        _ => false,
     }
 }
 
@@ -109,7 +137,23 @@ impl From<AccountError> for ApiError {
                 ApiError::new(StatusCode::UNAUTHORIZED, "wrong_credentials", e.to_string())
             }
             AccountError::Throttled(wait_s) => ApiError::too_many_attempts(wait_s),
-            AccountError::Database(_) | AccountError::Hash => ApiError::internal(e),
+            AccountError::Database(e) => ApiError::database(e),
+            AccountError::Hash => ApiError::internal(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_a_503_to_retry_and_a_bad_query_a_500() {
+        let refused = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        let r = ApiError::database(refused);
+        assert_eq!((r.status, r.code, r.retry_after_s), (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Some(1)));
+        assert_eq!(ApiError::database(sqlx::Error::PoolTimedOut).status, StatusCode::SERVICE_UNAVAILABLE);
+        let wrong = ApiError::database(sqlx::Error::RowNotFound);
+        assert_eq!((wrong.status, wrong.retry_after_s), (StatusCode::INTERNAL_SERVER_ERROR, None));
     }
 }

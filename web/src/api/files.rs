@@ -60,7 +60,7 @@ async fn signed_track(
     action: Action,
     scope: fn(&Track) -> String,
 ) -> Result<Track, ApiError> {
-    let track = tracks::by_id(&state.db, id).await.map_err(ApiError::internal)?.ok_or_else(ApiError::not_found)?;
+    let track = tracks::by_id(&state.db, id).await.map_err(ApiError::database)?.ok_or_else(ApiError::not_found)?;
     state.signer.check(action, &track.id, &scope(&track), signed.expires, &signed.signature).map_err(refused)?;
     Ok(track)
 }

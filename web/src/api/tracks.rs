@@ -114,10 +114,10 @@ pub async fn create(
         {
             return created(&state, &found).await;
         }
-        return Err(ApiError::internal(e));
+        return Err(ApiError::database(e));
     }
     let track =
-        tracks::get(&state.db, &user.id, &id).await.map_err(ApiError::internal)?.ok_or_else(ApiError::not_found)?;
+        tracks::get(&state.db, &user.id, &id).await.map_err(ApiError::database)?.ok_or_else(ApiError::not_found)?;
     created(&state, &track).await
 }
 
@@ -133,7 +133,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 /// The track made earlier with this key: the same when the request was the same, 409 if not.
 async fn same_request(state: &AppState, user: &User, key: &str, hash: &str) -> Result<Option<Track>, ApiError> {
-    match tracks::by_idempotency_key(&state.db, &user.id, key).await.map_err(ApiError::internal)? {
+    match tracks::by_idempotency_key(&state.db, &user.id, key).await.map_err(ApiError::database)? {
         Some((track, h)) if h == hash => Ok(Some(track)),
         Some(_) => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -146,7 +146,7 @@ async fn same_request(state: &AppState, user: &User, key: &str, hash: &str) -> R
 
 /// The caller's track `id`, or 404.
 async fn own_track(state: &AppState, user: &User, id: &str) -> Result<Track, ApiError> {
-    tracks::get(&state.db, &user.id, id).await.map_err(ApiError::internal)?.ok_or_else(ApiError::not_found)
+    tracks::get(&state.db, &user.id, id).await.map_err(ApiError::database)?.ok_or_else(ApiError::not_found)
 }
 
 /// `GET /api/v1/tracks/{id}` → TRACK.
@@ -187,7 +187,7 @@ pub async fn list(
             Some((at.parse::<i64>().map_err(|_| ApiError::bad_request("before: not a cursor"))?, id))
         }
     };
-    let page = tracks::list(&state.db, &user.id, limit, before).await.map_err(ApiError::internal)?;
+    let page = tracks::list(&state.db, &user.id, limit, before).await.map_err(ApiError::database)?;
     let next = (page.len() == usize::try_from(limit).unwrap_or(0))
         .then(|| page.last().map(|t| format!("{}.{}", t.created_at, t.id)))
         .flatten();
@@ -247,12 +247,12 @@ pub async fn complete(
         let why = result.map_err(|e| ApiError::store(&e))?;
         tracks::transition(&state.db, &user.id, &id, Status::Uploading, Status::Failed, Some(&why))
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(ApiError::database)?;
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_audio", why));
     }
     tracks::transition(&state.db, &user.id, &id, Status::Uploading, Status::Queued, None)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::database)?;
     state.wake.notify_one();
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "queued" }))))
 }
@@ -306,7 +306,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let user = auth::user(&state, &method, &headers).await?;
     let track = own_track(&state, &user, &id).await?;
-    if !tracks::delete(&state.db, &user.id, &id).await.map_err(ApiError::internal)? {
+    if !tracks::delete(&state.db, &user.id, &id).await.map_err(ApiError::database)? {
         return Err(ApiError::not_found());
     }
     state.objects.remove_track(&track).await;
