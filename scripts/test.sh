@@ -29,8 +29,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-# The S3/Lambda tests run against a real S3-compatible server (moto_server) and lint the SAM
-# template with cfn-lint 1.51.x: both come from a venv this script creates (pip, by name).
+# The S3/Lambda tests run against a real S3-compatible server (moto_server) and lint the
+# deploy/ templates with cfn-lint 1.51.x: both come from a venv this script creates (pip, by name).
 bash scripts/s3-venv.sh >/dev/null
 
 # Keep incremental builds between runs outside the clone (CI gets a fresh clone each time).

@@ -1,6 +1,6 @@
-//! Running `cfn-lint` 1.51.x on a CloudFormation template: the check both the SAM template of
-//! the Lambda function (`lambda/template.yaml`) and the worker fleet's template
-//! (`cli/deploy/fleet.yaml`) must pass.
+//! Running `cfn-lint` 1.51.x on a CloudFormation template: the check every template under
+//! `deploy/` must pass (the whole system's `stack.yaml` and the templates it nests, among them
+//! the Lambda function's `lambda.yaml` and the worker fleet's `workers.yaml`).
 //!
 //! cfn-lint comes from the venv `scripts/s3-venv.sh` makes, like moto (see [`super::moto`]).
 

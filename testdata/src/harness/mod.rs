@@ -30,7 +30,9 @@
 //! Template checks:
 //!
 //! - [`cfn_lint::assert_clean`]: cfn-lint 1.51 finds nothing in a template.
-//! - [`yaml_lines`]: a line scanner for the templates' block-style YAML.
+//! - [`yaml_tree`]: the templates' block-style YAML read into a tree (block scalars such as user
+//!   data kept whole).
+//! - [`systemd_unit`]: the unit files the templates' user data writes, read as systemd does.
 //! - [`loop_guard`]: proofs that a trigger never fires for a front end's own outputs, in the
 //!   template and at run time.
 //!
@@ -52,7 +54,8 @@ pub mod runtime_api;
 pub mod s3_client;
 pub mod s3_events;
 pub mod sqs_client;
-pub mod yaml_lines;
+pub mod systemd_unit;
+pub mod yaml_tree;
 
 pub use aws_env::aws_command;
 pub use fault_proxy::{FaultProxy, FaultRule};
