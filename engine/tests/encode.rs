@@ -271,19 +271,42 @@ fn opus_at_lower_rates_decodes_at_48k_with_exact_length() {
     }
 }
 
+/// Energy of `plane` at `freq` Hz (Goertzel), per sample.
+fn tone_energy(plane: &[f32], rate: f64, freq: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / rate;
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in plane {
+        let s = f64::from(x) + 2.0 * w.cos() * s1 - s2;
+        (s2, s1) = (s1, s);
+    }
+    (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / plane.len() as f64
+}
+
 #[test]
-fn opus_multichannel_is_written_with_family_1() {
-    let sig = programme(48_000, 6, 1.0, 9);
+fn opus_multichannel_is_written_with_family_1_and_read_back_channel_by_channel() {
+    // 5.1 in our WAV/SMPTE order (L R C LFE Ls Rs), each channel its own tone (LFE low).
+    let tones = [440.0, 660.0, 880.0, 60.0, 1_320.0, 1_760.0];
+    let frames = 48_000;
+    let planes = tones.iter().map(|&f| sine(48_000, 1, f, 0.25, 1.0, 0.0).planes[0][..frames].to_vec()).collect();
+    let sig = Signal { rate: 48_000, planes };
     let file = encode(&EncodeOptions::new(OutputFormat::Opus), &sig, 4800);
     let bytes = std::fs::read(file.path()).expect("read");
     // First page holds OpusHead: 6 channels, mapping family 1, 4 streams, 2 coupled.
     let head = bytes.windows(8).position(|w| w == b"OpusHead").expect("OpusHead");
     assert_eq!(bytes[head + 9], 6);
     assert_eq!(&bytes[head + 18..head + 27], &[1, 4, 2, 0, 4, 1, 2, 3, 5]);
-    // Our Decoder refuses multistream Opus with a clear error rather than wrong audio.
-    match Decoder::open_path(file.path(), &Limits::default()) {
-        Err(Error::Unsupported { .. }) => {}
-        other => panic!("expected Unsupported, got {other:?}"),
+    // Our decoder splits each packet into its four streams and puts every channel back where it
+    // was: plane k carries tone k and not the others.
+    let (info, decoded) = decode(file.path());
+    assert_eq!((info.sample_rate, decoded.len()), (48_000, 6));
+    assert_eq!(decoded[0].len(), frames, "exact length");
+    for (k, plane) in decoded.iter().enumerate() {
+        let energies: Vec<f64> = tones.iter().map(|&f| tone_energy(&plane[4_800..], 48_000.0, f)).collect();
+        let loudest = energies.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i);
+        assert_eq!(loudest, Some(k), "channel {k}: energies {energies:?}");
+        for (j, e) in energies.iter().enumerate().filter(|(j, _)| *j != k) {
+            assert!(*e < energies[k] / 1_000.0, "channel {k} leaks tone {j}: {energies:?}");
+        }
     }
     // An independent decoder (ffmpeg), when installed, reads it back at the exact length.
     let out = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(file.path()).args(["-f", "f32le", "-"]).output();

@@ -15,6 +15,7 @@ mod layout;
 mod limits;
 pub mod mp4;
 pub mod opus;
+mod opus_framing;
 mod source;
 
 pub use id3v2::MAX_LEADING_TAG_BYTES;

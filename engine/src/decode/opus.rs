@@ -1,11 +1,13 @@
 //! Opus decoding for symphonia (which demuxes Ogg Opus but has no Opus codec), over libopus
 //! through `opusic-c`.
 //!
-//! Output is always 48 kHz `f32`. Mono and stereo streams (mapping family 0, or family 1 with a
-//! single Opus stream) are decoded. Multichannel streams (family 1 with several Opus streams)
-//! are refused as unsupported for now: they need libopus' multistream decoder, which opusic-c
-//! 1.6 does not mark `Send` (symphonia's decoders must be), and this crate forbids `unsafe`.
-//! Other mapping families are unsupported too.
+//! Output is always 48 kHz `f32`. Mapping family 0 (mono, stereo) and family 1 (up to 8
+//! channels in the Vorbis order, reordered here to our WAV/SMPTE layout) are decoded; other
+//! families are unsupported. A family-1 stream carries several Opus streams per packet (RFC 7845
+//! §5.1.1): libopus' multistream decoder is not `Send` in opusic-c 1.6 (symphonia's decoders
+//! must be, and this crate forbids `unsafe`), so the packet is split into its streams here
+//! ([`super::opus_framing`]) and each goes to a plain one- or two-channel libopus decoder; the
+//! channel mapping table then picks each output channel from its stream.
 //!
 //! Encoder delay (OpusHead's pre-skip) is trimmed here by packet timestamp; end padding from
 //! the packet's `trim_end`, which symphonia's Ogg demuxer derives from the last page's granule
@@ -23,6 +25,7 @@ use symphonia::core::codecs::registry::{RegisterableAudioDecoder, SupportedAudio
 use symphonia::core::errors::{Error as SymError, Result as SymResult};
 use symphonia::core::packet::PacketRef;
 
+use super::opus_framing;
 use crate::channels::vorbis_to_wav;
 
 /// Longest Opus packet: 120 ms at 48 kHz.
@@ -86,19 +89,52 @@ fn read_head(extra: &[u8]) -> SymResult<Head> {
     }
 }
 
+/// Where an output channel's samples come from: a stream and its channel, or silence (mapping
+/// index 255).
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Stream { stream: usize, channel: usize },
+    Silent,
+}
+
+/// The source of each output channel (RFC 7845 §5.1.1: indices below 2 × coupled name a channel
+/// of a stereo stream, the rest a mono stream).
+fn sources(head: &Head) -> SymResult<Vec<Source>> {
+    let (streams, coupled) = (usize::from(head.streams), usize::from(head.coupled));
+    if streams == 0 || coupled > streams || streams + coupled > 255 {
+        return Err(SymError::DecodeError("opus: impossible stream and coupling counts"));
+    }
+    head.mapping
+        .iter()
+        .map(|&index| match usize::from(index) {
+            255 => Ok(Source::Silent),
+            i if i < 2 * coupled => Ok(Source::Stream { stream: i / 2, channel: i % 2 }),
+            i if i < streams + coupled => Ok(Source::Stream { stream: i - coupled, channel: 0 }),
+            _ => Err(SymError::DecodeError("opus: channel mapping names a stream that is not there")),
+        })
+        .collect()
+}
+
+/// One Opus stream of the packets: its decoder, its channel count and its decoded samples.
+struct Stream {
+    lib: LibDecoder,
+    channels: usize,
+    pcm: Vec<f32>,
+}
+
 /// symphonia `AudioDecoder` for Opus.
 pub struct OpusDecoder {
     params: AudioCodecParameters,
     opts: AudioDecoderOptions,
     /// libopus' decoder is `Send` but not `Sync`; symphonia wants both. The lock is never
     /// contended (one decoder per input, `&mut self` on every call).
-    lib: Mutex<LibDecoder>,
+    streams: Mutex<Vec<Stream>>,
     channels: usize,
     /// Frames (48 kHz) to drop from the start of the stream: OpusHead's pre-skip.
     pre_skip: u64,
-    /// For each decoded channel, its plane in `buf`.
-    plane_of: Vec<usize>,
-    interleaved: Vec<f32>,
+    /// For each output channel (Vorbis order), where its samples come from and its plane in
+    /// `buf`.
+    routes: Vec<(Source, usize)>,
     buf: AudioBuffer<f32>,
 }
 
@@ -118,50 +154,54 @@ impl OpusDecoder {
         let extra = params.extra_data.as_deref().ok_or(SymError::DecodeError("opus: no OpusHead"))?;
         let head = read_head(extra)?;
         let n = head.channels;
-        // Family 1 with one stream is plain mono/stereo; with several streams it needs libopus'
-        // multistream decoder, which opusic-c 1.6 does not mark `Send` (symphonia needs it).
-        let single =
-            head.streams == 1 && usize::from(head.coupled) + 1 == n && head.mapping.iter().copied().eq(0..n as u8);
-        if !single {
-            return Err(SymError::Unsupported(
-                "opus: multichannel streams (several Opus streams, mapping family 1) cannot be decoded yet",
-            ));
-        }
-        let ch = if n == 1 { opusic_c::Channels::Mono } else { opusic_c::Channels::Stereo };
-        let lib = LibDecoder(
-            opusic_c::Decoder::new(ch, opusic_c::SampleRate::Hz48000)
-                .map_err(|_| SymError::DecodeError("opus: libopus decoder init failed"))?,
-        );
+        let sources = sources(&head)?;
+        let streams = (0..usize::from(head.streams))
+            .map(|i| {
+                let stereo = i < usize::from(head.coupled);
+                let ch = if stereo { opusic_c::Channels::Stereo } else { opusic_c::Channels::Mono };
+                let lib = opusic_c::Decoder::new(ch, opusic_c::SampleRate::Hz48000)
+                    .map_err(|_| SymError::DecodeError("opus: libopus decoder init failed"))?;
+                let channels = if stereo { 2 } else { 1 };
+                Ok(Stream { lib: LibDecoder(lib), channels, pcm: vec![0.0; MAX_FRAMES * channels] })
+            })
+            .collect::<SymResult<Vec<_>>>()?;
         let channels = match &params.channels {
             Some(ch) if ch.count() == n => ch.clone(),
             _ => Channels::Discrete(n as u16),
         };
-        let plane_of = vorbis_to_wav(n).to_vec();
+        let routes = sources.into_iter().zip(vorbis_to_wav(n).iter().copied()).collect();
         Ok(OpusDecoder {
             params: params.clone(),
             opts: *opts,
-            lib: Mutex::new(lib),
+            streams: Mutex::new(streams),
             channels: n,
             pre_skip: u64::from(head.pre_skip),
-            plane_of,
-            interleaved: vec![0.0; MAX_FRAMES * n],
+            routes,
             buf: AudioBuffer::new(AudioSpec::new(48_000, channels), MAX_FRAMES),
         })
     }
 
     fn decode_inner(&mut self, packet: &PacketRef<'_>) -> SymResult<()> {
         self.buf.clear();
-        let lib = self.lib.get_mut().unwrap_or_else(|p| p.into_inner());
-        let frames = lib
-            .decode(packet.data, &mut self.interleaved)
-            .map_err(|_| SymError::DecodeError("opus: invalid packet"))?
-            .min(MAX_FRAMES);
+        let streams = self.streams.get_mut().unwrap_or_else(|p| p.into_inner());
+        let parts = opus_framing::split(packet.data, streams.len())
+            .ok_or(SymError::DecodeError("opus: malformed multistream packet"))?;
+        let mut frames = MAX_FRAMES;
+        for (stream, part) in streams.iter_mut().zip(&parts) {
+            let n =
+                stream.lib.decode(part, &mut stream.pcm).map_err(|_| SymError::DecodeError("opus: invalid packet"))?;
+            frames = frames.min(n);
+        }
         self.buf.render_uninit(Some(frames));
-        let ch = self.channels;
-        for (k, &plane) in self.plane_of.iter().enumerate() {
-            if let Some(out) = self.buf.plane_mut(plane) {
-                for (o, frame) in out.iter_mut().zip(self.interleaved.chunks_exact(ch)) {
-                    *o = frame[k];
+        for &(source, plane) in &self.routes {
+            let Some(out) = self.buf.plane_mut(plane) else { continue };
+            match source {
+                Source::Silent => out.fill(0.0),
+                Source::Stream { stream, channel } => {
+                    let s = &streams[stream];
+                    for (o, frame) in out.iter_mut().zip(s.pcm.chunks_exact(s.channels)) {
+                        *o = frame[channel];
+                    }
                 }
             }
         }
@@ -180,7 +220,9 @@ impl OpusDecoder {
 
 impl AudioDecoder for OpusDecoder {
     fn reset(&mut self) {
-        self.lib.get_mut().unwrap_or_else(|p| p.into_inner()).reset();
+        for stream in self.streams.get_mut().unwrap_or_else(|p| p.into_inner()).iter_mut() {
+            stream.lib.reset();
+        }
     }
 
     fn codec_info(&self) -> &CodecInfo {
