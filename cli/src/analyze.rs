@@ -1,17 +1,19 @@
 //! `audioproc analyze`: measure files, in parallel.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use audioproc_engine::{AnalyzeOptions, Limits, MonoMode, analyze_path};
+use audioproc_engine::{Analysis, AnalyzeOptions, Limits, MonoMode, analyze_path};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use audioproc_engine::report::Measurement;
 
+use crate::plot::{self, Plot, PlotArgs};
 use crate::remote::{Place, S3Session};
 use crate::report::fmt;
+use crate::usage::usage;
 
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
@@ -37,6 +39,11 @@ pub struct AnalyzeArgs {
     /// Worker threads (default: one per core; at most 256).
     #[arg(long, short = 'j', value_name = "N", value_parser = crate::parse_jobs)]
     jobs: Option<usize>,
+    #[command(flatten)]
+    plot: PlotArgs,
+    /// Replace existing plot files (--plot).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,25 +90,32 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
             ..Limits::default()
         },
         mono_mode: if args.dual_mono { MonoMode::DualMono } else { MonoMode::Mono },
+        curve: args.plot.records_curve(),
     };
+    let plots = args.plot.destinations(&args.files).map_err(usage)?;
     let pool = crate::thread_pool(args.jobs)?;
     let inputs = fetch_s3_inputs(&args.files)?;
     let results: Vec<_> = pool.install(|| {
         inputs
             .par_iter()
-            .map(|(p, local)| {
+            .enumerate()
+            .map(|(i, (p, local))| {
                 let result = match local {
                     Ok(Some(temp)) => analyze_path(temp.path(), &options).map_err(|e| e.to_string()),
                     Ok(None) => analyze_path(p, &options).map_err(|e| e.to_string()),
                     Err(e) => Err(e.clone()),
                 };
-                (p, result)
+                let plotted = match (&result, &plots) {
+                    (Ok(a), Some(plots)) => plot_analysis(p, a, &plots[i], args.force),
+                    _ => Ok(()),
+                };
+                (p, result, plotted)
             })
             .collect()
     });
 
     let mut stderr = std::io::stderr().lock();
-    for (path, result) in &results {
+    for (path, result, plotted) in &results {
         match result {
             Err(e) => writeln!(stderr, "audioproc: {}: {e}", path.display())?,
             Ok(a) => {
@@ -110,11 +124,15 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
                 }
             }
         }
+        if let Err(e) = plotted {
+            writeln!(stderr, "audioproc: {}: {e}", path.display())?;
+        }
     }
     let entries: Vec<Measurement> = results
         .iter()
-        .map(|(p, r)| match r {
-            Ok(a) => Measurement::of_analysis(&p.display().to_string(), a),
+        .map(|(p, r, _)| match r {
+            Ok(a) => Measurement::of_analysis(&p.display().to_string(), a)
+                .with_curve(a.loudness.curve.clone().filter(|_| args.plot.curve)),
             Err(e) => Measurement::failed(&p.display().to_string(), e.clone()),
         })
         .collect();
@@ -126,7 +144,15 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
     } else {
         print_table(&entries, &mut stdout)?;
     }
-    Ok(entries.iter().all(|e| e.ok))
+    Ok(entries.iter().all(|e| e.ok) && results.iter().all(|(_, _, plotted)| plotted.is_ok()))
+}
+
+/// Draws the plot of one analysed file into `dest`.
+fn plot_analysis(path: &Path, a: &Analysis, dest: &Path, force: bool) -> Result<(), plot::PlotError> {
+    match Plot::of_analysis(path, a) {
+        Some(p) => plot::write(dest, &p, force),
+        None => Ok(()),
+    }
 }
 
 /// Each argument with, for an `s3://` one, the temporary file it was downloaded to (or why it

@@ -10,6 +10,7 @@ mod batch;
 mod everyday;
 mod interrupt;
 mod naming;
+mod plot;
 mod process;
 mod progress;
 mod remote;
@@ -61,11 +62,16 @@ enum Command {
     /// in MP4/M4A, Vorbis and Opus in Ogg, Matroska/WebM). Several files are measured in
     /// parallel; a file that fails is reported and the others go on.
     ///
+    /// --curve adds each file's loudness over time (schema "audioproc.curve/1": momentary and
+    /// short-term loudness and true peak, at most 2000 points) to the JSON; --plot draws it into
+    /// an .svg or .png file (a folder, one plot per file, for several files).
+    ///
     /// Exit status: 0 when every file was measured, 1 when any failed, 2 on usage errors.
     ///
     /// Examples:
     ///   audioproc analyze song.flac
     ///   audioproc analyze --json *.wav > loudness.json
+    ///   audioproc analyze song.flac --plot song.png
     ///   audioproc analyze s3://bucket/music/track.flac
     #[command(verbatim_doc_comment)]
     Analyze(analyze::AnalyzeArgs),
@@ -77,11 +83,15 @@ enum Command {
     /// an existing OUT is refused unless --force. MP3 and Opus outputs are decoded again and
     /// measured, so the report's output figures are those of the file as written.
     ///
+    /// --curve adds the input's and the output's loudness over time to the JSON document;
+    /// --plot draws both on one chart (.svg or .png) with the target and the ceiling.
+    ///
     /// Exit status: 0 when the output was written, 1 on failure, 2 on usage errors. Whether
     /// the loudness target was met is in the report ("target_met" with --json).
     ///
     /// Examples:
     ///   audioproc process in.wav -o out.flac
+    ///   audioproc process in.wav -o out.flac --plot in.svg
     ///   audioproc process in.flac -o out.mp3 --preset streaming --mode limit --tags
     ///   audioproc process in.wav -o out.wav --rate 48000 --channels 2 --bits 16 --json
     ///   audioproc process s3://in-bucket/a.wav -o s3://out-bucket/a.flac

@@ -13,6 +13,7 @@ use audioproc_engine::{
 use rayon::prelude::*;
 
 use crate::everyday::{self, PlanError};
+use crate::plot::{self, Plot, PlotArgs};
 use crate::progress::JobBar;
 use crate::remote::{self, Place};
 use crate::usage::usage;
@@ -146,6 +147,8 @@ pub struct ProcessArgs {
     /// Print one JSON document (schema "audioproc.process/1") instead of a paragraph.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    plot: PlotArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -167,6 +170,19 @@ pub struct EverydayArgs {
     /// Worker threads for several files (default: one per core; at most 256).
     #[arg(long, short = 'j', value_name = "N", value_parser = crate::parse_jobs)]
     pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub plot: PlotArgs,
+}
+
+/// How a job's result is printed.
+#[derive(Clone, Copy, Debug)]
+struct Shown {
+    /// A JSON document instead of a paragraph.
+    json: bool,
+    /// Indented JSON (one document) rather than one line (several).
+    pretty: bool,
+    /// The loudness curves in the JSON document.
+    curve: bool,
 }
 
 /// The one-paragraph report.
@@ -241,8 +257,9 @@ pub fn run_process(args: &ProcessArgs) -> anyhow::Result<bool> {
             }
         }
     };
-    let spec = args.spec.spec(format);
+    let spec = ProcessingSpec { curve: args.plot.records_curve(), ..args.spec.spec(format) };
     spec.validate()?;
+    let plot_to = args.plot.destinations(std::slice::from_ref(&args.input)).map_err(usage)?;
     let (input, output) = (Place::parse(&args.input)?, Place::parse(&args.output)?);
     if let (Place::S3(a), Place::S3(b)) = (&input, &output) {
         if a.bucket == b.bucket && a.key == b.key {
@@ -257,8 +274,22 @@ pub fn run_process(args: &ProcessArgs) -> anyhow::Result<bool> {
     let progress = Arc::clone(&bar);
     let result = remote::process(&input, &output, &spec, args.force, Arc::new(move |p| progress.update(p)));
     bar.finish();
-    report(&args.input, &args.output, &result, start.elapsed().as_secs_f64(), args.json, true)?;
-    Ok(result.is_ok())
+    let shown = Shown { json: args.json, pretty: true, curve: args.plot.curve };
+    report(&args.input, &args.output, &result, start.elapsed().as_secs_f64(), shown)?;
+    let plotted = plot_to.is_none_or(|p| plot_process(&args.input, &args.output, &result, &p[0], args.force));
+    Ok(result.is_ok() && plotted)
+}
+
+/// Draws the plot of a job into `dest`, if it succeeded; a failure is reported on stderr.
+fn plot_process(input: &Path, output: &Path, result: &Result<ProcessReport, String>, dest: &Path, force: bool) -> bool {
+    let Some(p) = result.as_ref().ok().and_then(|r| Plot::of_process(input, output, r)) else { return true };
+    match plot::write(dest, &p, force) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("audioproc: {}: {e}", input.display());
+            false
+        }
+    }
 }
 
 /// `audioproc FILE...`.
@@ -267,23 +298,28 @@ pub fn run_everyday(args: &EverydayArgs) -> anyhow::Result<bool> {
     if let Some(Err(PlanError::Usage(why))) = plans.iter().find(|p| matches!(p, Err(PlanError::Usage(_)))) {
         return Err(usage(why.clone()));
     }
+    let plots = args.plot.destinations(&args.files).map_err(usage)?;
     let pool = crate::thread_pool(args.jobs)?;
     let several = args.files.len() > 1;
+    let shown = Shown { json: args.json, pretty: false, curve: args.plot.curve };
     let results: Vec<bool> = pool.install(|| {
         args.files
             .par_iter()
             .zip(plans)
-            .map(|(input, plan)| {
+            .enumerate()
+            .map(|(i, (input, plan))| {
                 let (output, result, elapsed) = match plan {
                     Ok(p) => {
-                        let (r, e) = run_one(input, &p.output, &p.spec, p.overwrite, !args.json && !several);
+                        let spec = ProcessingSpec { curve: args.plot.records_curve(), ..p.spec };
+                        let (r, e) = run_one(input, &p.output, &spec, p.overwrite, !args.json && !several);
                         (p.output, r, e)
                     }
                     Err(e) => (input.clone(), Err(e.to_string()), 0.0),
                 };
                 // Report as each finishes; a failure never stops the others.
-                let _ = report(input, &output, &result, elapsed, args.json, false);
-                result.is_ok()
+                let _ = report(input, &output, &result, elapsed, shown);
+                let plotted = plots.as_ref().is_none_or(|p| plot_process(input, &output, &result, &p[i], args.force));
+                result.is_ok() && plotted
             })
             .collect()
     });
@@ -302,16 +338,20 @@ fn report(
     output: &Path,
     result: &Result<ProcessReport, String>,
     elapsed: f64,
-    json: bool,
-    pretty: bool,
+    shown: Shown,
 ) -> anyhow::Result<()> {
     if let Err(e) = result {
         eprintln!("audioproc: {}: {e}", input.display());
     }
     let mut stdout = std::io::stdout().lock();
-    if json {
-        let doc = ProcessDocument::new(&input.display().to_string(), &output.display().to_string(), result, elapsed);
-        if pretty {
+    if shown.json {
+        let mut doc =
+            ProcessDocument::new(&input.display().to_string(), &output.display().to_string(), result, elapsed);
+        if !shown.curve {
+            // Recorded for a plot only.
+            doc.curve = None;
+        }
+        if shown.pretty {
             serde_json::to_writer_pretty(&mut stdout, &doc).context("writing JSON")?;
         } else {
             serde_json::to_writer(&mut stdout, &doc).context("writing JSON")?;

@@ -87,6 +87,13 @@ async fn a_person_uploads_plays_and_downloads_through_the_page() {
     let verdict = c.find(Locator::Css(&format!("{done} [data-field=\"target-met\"]"))).await.unwrap();
     assert_eq!(verdict.text().await.unwrap(), "Target met");
 
+    // The loudness chart of the report: the input's and the output's curves, drawn.
+    for kind in ["input", "output"] {
+        let path = c.find(Locator::Css(&format!("{done} svg.curve path.line-{kind}"))).await.unwrap();
+        let d = path.attr("d").await.unwrap().unwrap_or_default();
+        assert!(d.starts_with('M') && d.matches('L').count() > 100, "{kind} curve path: {d:?}");
+    }
+
     // Play: the player loads the output, 30 s long.
     let duration = c
         .execute(

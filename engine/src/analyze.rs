@@ -17,6 +17,8 @@ pub struct AnalyzeOptions {
     pub limits: Limits,
     /// How a one-channel input is weighted.
     pub mono_mode: MonoMode,
+    /// Record the loudness curve ([`LoudnessReport::curve`]).
+    pub curve: bool,
 }
 
 /// The measurement of one input.
@@ -81,7 +83,7 @@ fn analyze_source_with<S: Read + Seek + Send + Sync + 'static>(
 ) -> Result<Analysis> {
     catch_unwind(AssertUnwindSafe(|| {
         let mut decoder = Decoder::open(source, &options.limits)?;
-        meter_decoder(&mut decoder, options.mono_mode, threads, cancel)
+        meter_decoder(&mut decoder, options, threads, cancel)
     }))
     .unwrap_or_else(|p| Err(Error::DecoderPanic { message: panic_message(&*p) }))
 }
@@ -91,14 +93,21 @@ fn analyze_source_with<S: Read + Seek + Send + Sync + 'static>(
 /// # Errors
 /// Any decode error.
 pub fn analyze_decoder(decoder: &mut Decoder, mono_mode: MonoMode) -> Result<Analysis> {
-    meter_decoder(decoder, mono_mode, Threads::Pipelined, Cancel::NEVER)
+    let options = AnalyzeOptions { mono_mode, ..AnalyzeOptions::default() };
+    meter_decoder(decoder, &options, Threads::Pipelined, Cancel::NEVER)
 }
 
 /// Runs an opened decoder to the end through a meter, checking `cancel` before every block.
-fn meter_decoder(decoder: &mut Decoder, mono_mode: MonoMode, threads: Threads, cancel: Cancel<'_>) -> Result<Analysis> {
-    let info = decoder.info().clone();
+/// (`options.limits` were applied when the decoder was opened.)
+fn meter_decoder(
+    decoder: &mut Decoder,
+    options: &AnalyzeOptions,
+    threads: Threads,
+    cancel: Cancel<'_>,
+) -> Result<Analysis> {
+    let (mono_mode, info) = (options.mono_mode, decoder.info().clone());
     let weights = channel_weights(&info.layout, mono_mode);
-    let mut meter = ThreadedMeter::new(info.sample_rate, &weights, threads)?;
+    let mut meter = ThreadedMeter::new(info.sample_rate, &weights, threads, options.curve)?;
     cancel.check()?;
     while let Some(block) = decoder.next_block()? {
         meter.process(block);

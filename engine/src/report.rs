@@ -4,13 +4,17 @@
 //!
 //! Locations are plain strings (a local path or an `s3://` URL), so every front end writes the
 //! same documents.
+//!
+//! Loudness curves (`audioproc.curve/1`, [`Curve`]) are added only when they were asked for: an
+//! analysis entry's `curve`, a process document's `curve: {input, output}`. Without them the
+//! documents are exactly those of before (the keys are skipped, not `null`).
 
 use serde::Serialize;
 
 use crate::analyze::Analysis;
 use crate::decode::StreamInfo;
 use crate::encode::OutputFormat;
-use crate::loudness::{LoudnessReport, MonoMode};
+use crate::loudness::{Curve, LoudnessReport, MonoMode};
 use crate::process::{OutputMeasurement, PeakMode, Preset, ProcessReport};
 
 /// The `schema` value of [`ProcessDocument`].
@@ -49,6 +53,9 @@ pub struct Measurement {
     pub short_term_max_lufs: Option<f64>,
     /// How a one-channel file was weighted; `None` for other layouts.
     pub mono_mode: Option<MonoMode>,
+    /// The loudness curve, when asked for ([`Measurement::with_curve`]); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub curve: Option<Curve>,
 }
 
 /// Rounds for presentation: 0.0001 dB is far below any meter's accuracy.
@@ -74,7 +81,13 @@ impl Measurement {
             momentary_max_lufs: round4(l.momentary_max_lufs),
             short_term_max_lufs: round4(l.short_term_max_lufs),
             mono_mode,
+            curve: None,
         }
+    }
+
+    /// The same, with `curve` (an analysis entry's curve; `None` leaves the entry as it is).
+    pub fn with_curve(self, curve: Option<Curve>) -> Self {
+        Measurement { curve, ..self }
     }
 
     /// An input's analysis.
@@ -105,6 +118,7 @@ impl Measurement {
             momentary_max_lufs: None,
             short_term_max_lufs: None,
             mono_mode: None,
+            curve: None,
         }
     }
 }
@@ -146,6 +160,27 @@ pub struct ProcessDocument {
     pub passes: u32,
     /// Wall time of the job, seconds.
     pub elapsed_s: f64,
+    /// The loudness curves of the input and of the output as written, when the spec asked for
+    /// them ([`crate::ProcessingSpec::curve`]); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub curve: Option<ProcessCurves>,
+}
+
+/// The curves of a process document.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProcessCurves {
+    /// The input's curve.
+    pub input: Curve,
+    /// The output's curve, measured as the output figures are (by decoding MP3 and Opus).
+    pub output: Curve,
+}
+
+impl ProcessCurves {
+    /// Both curves of a job's report, when it recorded them.
+    pub fn of(report: &ProcessReport) -> Option<Self> {
+        let (input, output) = (report.input.loudness.curve.clone()?, report.output.loudness.curve.clone()?);
+        Some(ProcessCurves { input, output })
+    }
 }
 
 impl ProcessDocument {
@@ -171,6 +206,7 @@ impl ProcessDocument {
                 notes: r.notes.clone(),
                 passes: r.passes,
                 elapsed_s: round4(Some(elapsed_s)).unwrap_or(0.0),
+                curve: ProcessCurves::of(r),
             },
             Err(e) => ProcessDocument {
                 schema: PROCESS_SCHEMA,
@@ -190,6 +226,7 @@ impl ProcessDocument {
                 notes: Vec::new(),
                 passes: 0,
                 elapsed_s: round4(Some(elapsed_s)).unwrap_or(0.0),
+                curve: None,
             },
         }
     }

@@ -302,7 +302,8 @@ fn resampler_survives_non_finite_input() {
 }
 
 fn integrated(planes: &[Vec<f32>], rate: u32) -> f64 {
-    let mut m = LoudnessMeter::new(rate, &vec![1.0; planes.len()], MeterOptions { true_peak: false }).expect("meter");
+    let mut m = LoudnessMeter::new(rate, &vec![1.0; planes.len()], MeterOptions { true_peak: false, curve: false })
+        .expect("meter");
     m.process(planes);
     m.report().integrated_lufs.expect("loud enough")
 }
@@ -414,7 +415,8 @@ fn resampler_choice_fft_vs_sinc() {
 
 /// True peak of `planes` in dBTP as our meter reads it.
 fn true_peak_dbtp(planes: &[Vec<f32>], rate: u32) -> f64 {
-    let mut m = LoudnessMeter::new(rate, &vec![1.0; planes.len()], MeterOptions { true_peak: true }).expect("meter");
+    let mut m = LoudnessMeter::new(rate, &vec![1.0; planes.len()], MeterOptions { true_peak: true, curve: false })
+        .expect("meter");
     m.process(planes);
     m.report().true_peak_dbtp.expect("not silent")
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use audioproc_engine::Threads;
+use audioproc_engine::{ProcessingSpec, Threads};
 use audioproc_s3::job::{self, Destination, Existing, Job, Object, Outcome, Policy};
 use audioproc_s3::store::Cancel;
 use tokio::sync::Notify;
@@ -122,7 +122,8 @@ impl Pool {
 
     async fn run(&self, track: &Track) -> Finish {
         let spec = match track.spec.engine() {
-            Ok(s) => s,
+            // The page draws the loudness curves of the report.
+            Ok(s) => ProcessingSpec { curve: true, ..s },
             Err(e) => return Finish::Failed(e),
         };
         let job = Job {

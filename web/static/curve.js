@@ -1,12 +1,21 @@
-// The loudness curve of a report, as an SVG chart: drawn only when the report carries one.
+// The loudness curves of a report (`curve: {input, output}`, schema audioproc.curve/1) as an
+// SVG chart: drawn only when the report carries them. Point i of a curve covers the audio up to
+// (i + 1) × interval_s seconds; null is silence (or a window not yet filled) and lifts the pen.
 
 import { el, svg } from "./dom.js";
 import { formatNumber, formatTime } from "./format.js";
 
+/** The values a curve is drawn from: short-term loudness, or momentary when it has none. */
+function readings(c) {
+  const has = (v) => Array.isArray(v) && v.some(Number.isFinite);
+  return has(c.short_term) ? c.short_term : has(c.momentary) ? c.momentary : [];
+}
+
 function curveSeries(report) {
-  const named = [["Input", "input", report.input_curve], ["Output", "output", report.output_curve]].filter((s) => s[2]);
-  const series = named.length ? named : report.curve ? [["Short-term loudness", "output", report.curve]] : [];
-  return series.map(([label, kind, c]) => ({ label, kind, step: c.interval_s || 0.1, values: c.short_term || c.momentary || [] }))
+  const curves = report.curve || {};
+  return [["Input", "input", curves.input], ["Output", "output", curves.output]]
+    .filter(([, , c]) => c && typeof c === "object")
+    .map(([label, kind, c]) => ({ label, kind, step: c.interval_s || 0.1, values: readings(c) }))
     .filter((s) => s.values.length > 0);
 }
 
@@ -39,15 +48,17 @@ export function loudnessChart(report) {
   return el("figure", { class: "chart" }, chart, el("figcaption", { class: "legend" }, ...keys, "LUFS over time (m:ss)"));
 }
 
-/** One series as an SVG path; null (silence) lifts the pen. At most ~600 points are drawn. */
+/** One series as an SVG path; null (silence) lifts the pen. At most ~600 points are drawn, each
+ * the largest of the readings it stands for (as the curve itself is decimated). */
 function linePath({ values, step }, x, y) {
   const stride = Math.max(1, Math.ceil(values.length / 600));
   let d = "";
   let penDown = false;
   for (let i = 0; i < values.length; i += stride) {
-    const v = values[i];
-    if (!Number.isFinite(v)) { penDown = false; continue; }
-    d += `${penDown ? "L" : "M"}${x(i * step).toFixed(1)},${y(v).toFixed(1)}`;
+    const group = values.slice(i, i + stride).filter(Number.isFinite);
+    if (!group.length) { penDown = false; continue; }
+    const end = Math.min(values.length, i + stride);
+    d += `${penDown ? "L" : "M"}${x(end * step).toFixed(1)},${y(Math.max(...group)).toFixed(1)}`;
     penDown = true;
   }
   return d;

@@ -5,9 +5,13 @@
 //! every 100 ms; integrated gating uses the momentary blocks (400 ms, 75 % overlap) and loudness
 //! range the short-term values at 10 Hz (Tech 3342 requires ≥ 10 Hz). A trailing partial
 //! sub-block is not measured (as in libebur128). "100 ms" is `round(fs / 10)` frames.
+//!
+//! Asked for ([`MeterOptions::curve`]), the meter also records the momentary and short-term
+//! loudness and the true peak of every 100 ms step into a bounded [`Curve`] (see [`super::curve`]).
 
 use serde::Serialize;
 
+use super::curve::{Curve, CurveSeries, PeakSteps};
 use super::energy_to_lufs;
 use super::histogram::GatingHistogram;
 use super::kweight::KWeighting;
@@ -42,11 +46,14 @@ pub fn channel_weights(layout: &[ChannelRole], mono: MonoMode) -> Vec<f64> {
 pub struct MeterOptions {
     /// Measure true peak (oversampled). Costs about as much as everything else together.
     pub true_peak: bool,
+    /// Record the loudness curve ([`LoudnessReport::curve`]): a few values per 100 ms and at
+    /// most [`super::curve::CURVE_MAX_POINTS`] points per series, whatever the length.
+    pub curve: bool,
 }
 
 impl Default for MeterOptions {
     fn default() -> Self {
-        MeterOptions { true_peak: true }
+        MeterOptions { true_peak: true, curve: false }
     }
 }
 
@@ -66,6 +73,18 @@ pub struct LoudnessReport {
     pub momentary_max_lufs: Option<f64>,
     /// Largest short-term (3 s) loudness, LUFS.
     pub short_term_max_lufs: Option<f64>,
+    /// Loudness over time, when the meter was asked for it ([`MeterOptions::curve`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub curve: Option<Curve>,
+}
+
+/// What a meter records for the curve.
+#[derive(Clone, Debug)]
+struct CurveRecorder {
+    momentary: CurveSeries,
+    short_term: CurveSeries,
+    /// The true peak per step, when this meter measures the true peak.
+    peaks: Option<PeakSteps>,
 }
 
 /// Length of the sub-block ring: short-term needs 30.
@@ -96,6 +115,12 @@ pub struct LoudnessMeter {
     short_term_max: f64,
     integrated: GatingHistogram,
     range: GatingHistogram,
+    curve: Option<CurveRecorder>,
+}
+
+/// Frames in the meter's 100 ms sub-block at `sample_rate`.
+fn sub_block_frames(sample_rate: u32) -> usize {
+    (sample_rate as usize + 5) / 10
 }
 
 impl LoudnessMeter {
@@ -112,12 +137,18 @@ impl LoudnessMeter {
             return Err(Error::InvalidParameter(format!("channel weights {weights:?}")));
         }
         let n = weights.len();
+        let sub_block = sub_block_frames(sample_rate);
+        let curve = options.curve.then(|| CurveRecorder {
+            momentary: CurveSeries::new(),
+            short_term: CurveSeries::new(),
+            peaks: options.true_peak.then(|| PeakSteps::new(sub_block)),
+        });
         Ok(LoudnessMeter {
             weights: weights.to_vec(),
             filters: vec![KWeighting::new(sample_rate); n],
             true_peaks: if options.true_peak { vec![TruePeak::new(sample_rate); n] } else { Vec::new() },
             sample_peak: vec![0.0; n],
-            sub_block: (sample_rate as usize + 5) / 10,
+            sub_block,
             fill: 0,
             sums: vec![0.0; n],
             ring: [0.0; RING],
@@ -128,6 +159,7 @@ impl LoudnessMeter {
             short_term_max: 0.0,
             integrated: GatingHistogram::new(),
             range: GatingHistogram::new(),
+            curve,
         })
     }
 
@@ -146,12 +178,12 @@ impl LoudnessMeter {
         assert!(planes.iter().all(|p| p.as_ref().len() == frames), "planes differ in length");
 
         for (c, p) in planes.iter().enumerate() {
-            let p = p.as_ref();
-            let peak = p.iter().fold(0f32, |m, &x| m.max(x.abs()));
+            let peak = p.as_ref().iter().fold(0f32, |m, &x| m.max(x.abs()));
             self.sample_peak[c] = self.sample_peak[c].max(peak);
-            if let Some(tp) = self.true_peaks.get_mut(c) {
-                tp.process(p);
-            }
+        }
+        match self.curve.as_mut().and_then(|c| c.peaks.as_mut()) {
+            Some(steps) => steps.process(&mut self.true_peaks, planes),
+            None => self.true_peaks.iter_mut().zip(planes).for_each(|(tp, p)| tp.process(p.as_ref())),
         }
 
         let mut start = 0;
@@ -202,6 +234,11 @@ impl LoudnessMeter {
             self.short_term_max = self.short_term_max.max(s);
             self.range.add(s);
         }
+        if let Some(c) = &mut self.curve {
+            // Not yet measurable (the window is not filled) reads as −∞, like silence.
+            c.momentary.push(self.momentary.map_or(f64::NEG_INFINITY, energy_to_lufs));
+            c.short_term.push(self.short_term.map_or(f64::NEG_INFINITY, energy_to_lufs));
+        }
     }
 
     fn mean_of_last(&self, n: usize) -> f64 {
@@ -233,6 +270,10 @@ impl LoudnessMeter {
             sample_peak_dbfs: db(sample_peak),
             momentary_max_lufs: self.momentary.and_then(|_| finite(energy_to_lufs(self.momentary_max))),
             short_term_max_lufs: self.short_term.and_then(|_| finite(energy_to_lufs(self.short_term_max))),
+            curve: self
+                .curve
+                .as_ref()
+                .map(|c| Curve::from_series(&c.momentary, &c.short_term, c.peaks.as_ref().map(PeakSteps::values))),
         }
     }
 }
@@ -251,31 +292,38 @@ const TRUE_PEAK_QUEUE_BLOCKS: usize = 8;
 pub struct ThreadedMeter {
     meter: LoudnessMeter,
     queue: Option<std::sync::mpsc::SyncSender<Vec<Vec<f32>>>>,
-    worker: Option<std::thread::JoinHandle<Vec<TruePeak>>>,
+    worker: Option<std::thread::JoinHandle<TruePeakWork>>,
 }
+
+/// What a [`ThreadedMeter`]'s true-peak thread measured: the detectors, and the true peak per
+/// step when the curve is recorded.
+type TruePeakWork = (Vec<TruePeak>, Option<PeakSteps>);
 
 impl ThreadedMeter {
     /// A meter for `sample_rate` Hz with one weight per channel, true peak included, on a
-    /// helper thread when `threads` is [`Threads::Pipelined`].
+    /// helper thread when `threads` is [`Threads::Pipelined`]; `curve` records the loudness
+    /// curve too ([`MeterOptions::curve`]).
     ///
     /// # Errors
     /// As [`LoudnessMeter::new`], and [`Error::Io`] if the thread cannot be started.
-    pub fn new(sample_rate: u32, weights: &[f64], threads: Threads) -> Result<Self> {
+    pub fn new(sample_rate: u32, weights: &[f64], threads: Threads, curve: bool) -> Result<Self> {
         if threads == Threads::Single {
             // One thread: the plain meter measures the true peak itself.
-            let meter = LoudnessMeter::new(sample_rate, weights, MeterOptions { true_peak: true })?;
+            let meter = LoudnessMeter::new(sample_rate, weights, MeterOptions { true_peak: true, curve })?;
             return Ok(ThreadedMeter { meter, queue: None, worker: None });
         }
-        let meter = LoudnessMeter::new(sample_rate, weights, MeterOptions { true_peak: false })?;
+        let meter = LoudnessMeter::new(sample_rate, weights, MeterOptions { true_peak: false, curve })?;
         let (queue, blocks) = std::sync::mpsc::sync_channel::<Vec<Vec<f32>>>(TRUE_PEAK_QUEUE_BLOCKS);
         let mut peaks = vec![TruePeak::new(sample_rate); weights.len()];
+        let mut steps = curve.then(|| PeakSteps::new(sub_block_frames(sample_rate)));
         let worker = std::thread::Builder::new().name("true-peak".to_owned()).spawn(move || {
             for block in blocks {
-                for (tp, plane) in peaks.iter_mut().zip(&block) {
-                    tp.process(plane);
+                match &mut steps {
+                    Some(steps) => steps.process(&mut peaks, &block),
+                    None => peaks.iter_mut().zip(&block).for_each(|(tp, plane)| tp.process(plane)),
                 }
             }
-            peaks
+            (peaks, steps)
         })?;
         Ok(ThreadedMeter { meter, queue: Some(queue), worker: Some(worker) })
     }
@@ -297,7 +345,12 @@ impl ThreadedMeter {
         self.queue = None;
         if let Some(worker) = self.worker.take() {
             match worker.join() {
-                Ok(peaks) => self.meter.true_peaks = peaks,
+                Ok((peaks, steps)) => {
+                    self.meter.true_peaks = peaks;
+                    if let Some(c) = &mut self.meter.curve {
+                        c.peaks = steps;
+                    }
+                }
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }

@@ -22,6 +22,8 @@ pub struct TruePeak {
     history: usize,
     /// Largest interpolated magnitude seen (original samples not included).
     interpolated_max: f32,
+    /// Largest interpolated magnitude since the last [`TruePeak::take_recent_peak`].
+    recent_max: f32,
 }
 
 impl TruePeak {
@@ -32,6 +34,7 @@ impl TruePeak {
             buf: vec![0.0; TAPS - 1 + CHUNK],
             history: 0,
             interpolated_max: 0.0,
+            recent_max: 0.0,
         }
     }
 
@@ -44,7 +47,9 @@ impl TruePeak {
             let n = chunk.len();
             self.buf[TAPS - 1..TAPS - 1 + n].copy_from_slice(chunk);
             let window = &self.buf[TAPS - 1 - self.history..TAPS - 1 + n];
-            self.interpolated_max = self.interpolated_max.max(self.interpolator.peak(window));
+            let peak = self.interpolator.peak(window);
+            self.interpolated_max = self.interpolated_max.max(peak);
+            self.recent_max = self.recent_max.max(peak);
             self.buf.copy_within(n..n + TAPS - 1, 0);
             self.history = (self.history + n).min(TAPS - 1);
         }
@@ -58,6 +63,14 @@ impl TruePeak {
     /// 0.3 dB high, failing Tech 3341 case 17).
     pub fn interpolated_peak(&self) -> f32 {
         self.interpolated_max
+    }
+
+    /// The largest interpolated magnitude computed since the last call (for the loudness
+    /// curve's true peak per step), and starts again from 0. A point is computed once the
+    /// samples after it that its window needs have arrived, so a peak can be reported up to
+    /// `TAPS / 2` samples (0.14 ms at 44.1 kHz) after it.
+    pub fn take_recent_peak(&mut self) -> f32 {
+        std::mem::take(&mut self.recent_max)
     }
 }
 

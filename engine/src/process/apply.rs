@@ -65,7 +65,13 @@ pub(super) fn apply(job: &mut Job<'_>, target: Option<&Path>, gain_db: f64, ceil
         job,
         decoder,
         chain: StageChain::new(stages),
-        meter: ThreadedMeter::new(plan.out_rate, &channel_weights(&layout, spec.mono_mode), job.threads)?,
+        // The curve describes the output as written: dry runs do not record one.
+        meter: ThreadedMeter::new(
+            plan.out_rate,
+            &channel_weights(&layout, spec.mono_mode),
+            job.threads,
+            spec.curve && target.is_some(),
+        )?,
     };
     let frames = match target {
         None => pass.run(|_| Ok(true)).map(|()| 0)?,

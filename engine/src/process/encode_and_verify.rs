@@ -65,7 +65,8 @@ pub(super) fn encode_and_verify(job: &mut Job<'_>, level: &mut Level, notes: &mu
 /// Replaces the figures of a lossy output by those of its decoded audio.
 fn measure_written(job: &mut Job<'_>, measurement: &mut OutputMeasurement) -> Result<()> {
     job.passes.count();
-    let options = AnalyzeOptions { limits: job.spec.limits.clone(), mono_mode: job.spec.mono_mode };
+    let options =
+        AnalyzeOptions { limits: job.spec.limits.clone(), mono_mode: job.spec.mono_mode, curve: job.spec.curve };
     let decoded = analyze_path_with(job.temp, &options, job.threads, job.cancel).map_err(|e| match e {
         Error::Cancelled => Error::Cancelled,
         e => Error::Encode(format!("the encoded output does not decode: {e}")),

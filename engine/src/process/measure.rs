@@ -28,11 +28,17 @@ pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder) -> Result<Measure
     let progress = |frames_done, frames_total| {
         (job.progress)(Progress { pass: 1, frames_done, frames_total, sample_rate: plan.in_rate });
     };
-    let mut meter_in = ThreadedMeter::new(info.sample_rate, &channel_weights(&info.layout, mono_mode), job.threads)?;
+    let weights_in = channel_weights(&info.layout, mono_mode);
+    let mut meter_in = ThreadedMeter::new(info.sample_rate, &weights_in, job.threads, job.spec.curve)?;
     let mut conversion = plan.conversion_stages()?;
     let mut chain = StageChain::new(conversion.iter_mut().map(|s| &mut **s as &mut dyn Stage).collect());
     let mut meter_pre = match chain.is_empty() {
-        false => Some(ThreadedMeter::new(plan.out_rate, &channel_weights(&plan.out_layout(), mono_mode), job.threads)?),
+        false => Some(ThreadedMeter::new(
+            plan.out_rate,
+            &channel_weights(&plan.out_layout(), mono_mode),
+            job.threads,
+            false,
+        )?),
         true => None,
     };
     let mut blocks = 0u32;
@@ -59,6 +65,6 @@ pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder) -> Result<Measure
         warnings: decoder.warnings(),
         info,
     };
-    let pre = meter_pre.map_or_else(|| input.loudness.clone(), ThreadedMeter::report);
+    let pre = meter_pre.map_or_else(|| LoudnessReport { curve: None, ..input.loudness.clone() }, ThreadedMeter::report);
     Ok(Measured { input, pre })
 }

@@ -150,6 +150,10 @@ pub struct ProcessingSpec {
     pub mono_mode: MonoMode,
     /// Decoder caps.
     pub limits: Limits,
+    /// Record the loudness curves of the input and of the output in the report
+    /// ([`crate::LoudnessReport::curve`]). Changes the report only, never the output's bytes,
+    /// so it is not part of [`ProcessingSpec::canonical`].
+    pub curve: bool,
 }
 
 impl ProcessingSpec {
@@ -173,6 +177,7 @@ impl ProcessingSpec {
             strict_peak: false,
             mono_mode: MonoMode::Mono,
             limits: Limits::default(),
+            curve: false,
         }
     }
 
