@@ -11,7 +11,7 @@ use crate::analyze::Analysis;
 use crate::decode::StreamInfo;
 use crate::encode::OutputFormat;
 use crate::loudness::{LoudnessReport, MonoMode};
-use crate::process::{OutputMeasurement, PeakMode, Preset, ProcessReport};
+use crate::process::{AlbumLevel, OutputMeasurement, PeakMode, Preset, ProcessReport};
 
 /// The `schema` value of [`ProcessDocument`].
 pub const PROCESS_SCHEMA: &str = "audioproc.process/1";
@@ -146,6 +146,34 @@ pub struct ProcessDocument {
     pub passes: u32,
     /// Wall time of the job, seconds.
     pub elapsed_s: f64,
+    /// Album mode: the album's figures (the key is absent in track mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub album: Option<AlbumDocument>,
+}
+
+/// The album a track was processed with (`--album`): `input` holds the track's own figures.
+#[derive(Debug, Serialize)]
+pub struct AlbumDocument {
+    /// Tracks measured together.
+    pub tracks: usize,
+    /// The album's integrated loudness (gated over all its tracks' blocks), LUFS.
+    pub integrated_lufs: Option<f64>,
+    /// The album's true peak (its loudest track's), dBTP.
+    pub true_peak_dbtp: Option<f64>,
+    /// The gain every track of the album got, dB.
+    pub gain_db: Option<f64>,
+}
+
+impl AlbumDocument {
+    /// The album of a spec's [`AlbumLevel`].
+    pub fn of(a: &AlbumLevel) -> Self {
+        AlbumDocument {
+            tracks: a.tracks,
+            integrated_lufs: round4(Some(a.integrated_lufs)),
+            true_peak_dbtp: round4(a.true_peak_dbtp),
+            gain_db: round4(Some(a.gain_db)),
+        }
+    }
 }
 
 impl ProcessDocument {
@@ -171,6 +199,7 @@ impl ProcessDocument {
                 notes: r.notes.clone(),
                 passes: r.passes,
                 elapsed_s: round4(Some(elapsed_s)).unwrap_or(0.0),
+                album: r.spec.album.as_ref().map(AlbumDocument::of),
             },
             Err(e) => ProcessDocument {
                 schema: PROCESS_SCHEMA,
@@ -190,6 +219,7 @@ impl ProcessDocument {
                 notes: Vec::new(),
                 passes: 0,
                 elapsed_s: round4(Some(elapsed_s)).unwrap_or(0.0),
+                album: None,
             },
         }
     }
