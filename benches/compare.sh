@@ -4,11 +4,20 @@
 # and writing WAV. Prints wall-clock seconds, x-realtime and the ratio table.
 #
 #   benches/compare.sh [MINUTES]      (default 60)
+#   benches/compare.sh tag [TRACKS] [MINUTES]   (default 50 tracks of 3 minutes)
+#
+# `tag`: `audioproc tag --album` against `loudgain -a -s e` (both write ReplayGain 2.0 track and
+# album tags in place) over the same folder of generated 44.1 kHz stereo 16-bit FLAC tracks,
+# one run each on its own copy; prints the wall times, the ratio, and how far apart the two
+# tools' album gains are. Installs loudgain and flac (apt) when missing.
 #
 # Installs what it needs by package name: ffmpeg (apt) and ffmpeg-normalize (pip, in a venv under
 # $HOME/.cache/audioproc-venv-bench). Each tool runs once, in the same run, on the same input.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = tag ]; then
+    exec benches/tag.sh "${@:2}"
+fi
 minutes="${1:-60}"
 
 if ! command -v ffmpeg >/dev/null; then

@@ -17,6 +17,9 @@ command -v flac >/dev/null || missing+=(flac)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing+=(postgresql)
 # The upload page is tested in a real headless Chromium over WebDriver.
 command -v chromedriver >/dev/null || missing+=(chromium chromium-driver)
+# loudgain is the independent reference for album and ReplayGain figures (album and tag tests,
+# which fail without it).
+command -v loudgain >/dev/null || missing+=(loudgain)
 # The failover and load tests put HAProxy in front of the instances as the load balancer.
 command -v haproxy >/dev/null || missing+=(haproxy)
 if [ ${#missing[@]} -gt 0 ]; then

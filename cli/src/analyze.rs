@@ -17,12 +17,23 @@ use crate::usage::usage;
 
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
-    /// Files to measure, or S3 objects `s3://bucket/key` (downloaded to a temporary file first).
+    /// Files to measure, directories (walked: audio files found by their content, hidden files
+    /// skipped), or S3 objects `s3://bucket/key` (downloaded to a temporary file first).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
     /// Print one JSON document (schema "audioproc.analysis/1") instead of a table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "csv")]
     pub(crate) json: bool,
+    /// Print CSV for spreadsheets: a header of the JSON entry's keys, then one row per file
+    /// (empty cells for null).
+    #[arg(long)]
+    csv: bool,
+    /// In directories, only files whose path under the directory matches this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    include: Vec<String>,
+    /// In directories, leave out files whose path under the directory matches this glob.
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
     /// Measure a mono file as two identical channels (+3 LU against plain BS.1770 mono), as it
     /// sounds played on both speakers.
     #[arg(long)]
@@ -94,7 +105,10 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
     };
     let plots = args.plot.destinations(&args.files).map_err(usage)?;
     let pool = crate::thread_pool(args.jobs)?;
-    let inputs = fetch_s3_inputs(&args.files)?;
+    let filter = crate::batch::roots::Filter::new(&args.include, &args.exclude, None)?;
+    let (found, unreadable) = crate::walk::expand(&args.files, &filter);
+    let files: Vec<PathBuf> = found.into_iter().map(|f| f.path).collect();
+    let inputs = fetch_s3_inputs(&files)?;
     let results: Vec<_> = pool.install(|| {
         inputs
             .par_iter()
@@ -128,7 +142,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
             writeln!(stderr, "audioproc: {}: {e}", path.display())?;
         }
     }
-    let entries: Vec<Measurement> = results
+    let mut entries: Vec<Measurement> = results
         .iter()
         .map(|(p, r, _)| match r {
             Ok(a) => Measurement::of_analysis(&p.display().to_string(), a)
@@ -136,8 +150,14 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
             Err(e) => Measurement::failed(&p.display().to_string(), e.clone()),
         })
         .collect();
+    for (dir, e) in unreadable {
+        writeln!(stderr, "audioproc: {}: {e}", dir.display())?;
+        entries.push(Measurement::failed(&dir.display().to_string(), e));
+    }
     let mut stdout = std::io::stdout().lock();
-    if args.json {
+    if args.csv {
+        write_csv(&entries, &mut stdout)?;
+    } else if args.json {
         let doc = AnalysisDocument { schema: "audioproc.analysis/1", files: &entries };
         serde_json::to_writer_pretty(&mut stdout, &doc).context("writing JSON")?;
         writeln!(stdout)?;
@@ -153,6 +173,47 @@ fn plot_analysis(path: &Path, a: &Analysis, dest: &Path, force: bool) -> Result<
         Some(p) => plot::write(dest, &p, force),
         None => Ok(()),
     }
+}
+
+/// The CSV columns: the keys of an `audioproc.analysis/1` file entry, in order.
+const CSV_COLUMNS: [&str; 15] = [
+    "path",
+    "ok",
+    "error",
+    "codec",
+    "container",
+    "sample_rate",
+    "channels",
+    "duration_s",
+    "integrated_lufs",
+    "loudness_range_lu",
+    "true_peak_dbtp",
+    "sample_peak_dbfs",
+    "momentary_max_lufs",
+    "short_term_max_lufs",
+    "mono_mode",
+];
+
+/// RFC 4180 CSV: a header row of [`CSV_COLUMNS`], one row per entry; null is an empty cell,
+/// text is quoted when it holds a comma, a quote or a line break.
+fn write_csv(entries: &[Measurement], out: &mut impl Write) -> anyhow::Result<()> {
+    writeln!(out, "{}", CSV_COLUMNS.join(","))?;
+    for e in entries {
+        let value = serde_json::to_value(e).context("writing CSV")?;
+        let cells: Vec<String> = CSV_COLUMNS
+            .iter()
+            .map(|k| match &value[*k] {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) if s.contains([',', '"', '\n', '\r']) => {
+                    format!("\"{}\"", s.replace('"', "\"\""))
+                }
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        writeln!(out, "{}", cells.join(","))?;
+    }
+    Ok(())
 }
 
 /// Each argument with, for an `s3://` one, the temporary file it was downloaded to (or why it
@@ -174,4 +235,28 @@ fn fetch_s3_inputs(files: &[PathBuf]) -> anyhow::Result<Vec<(&PathBuf, Fetched)>
             (f, fetched)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csv_columns_are_the_json_keys_in_order() {
+        let json = serde_json::to_string(&Measurement::failed("a", "b".to_owned())).unwrap();
+        let keys: Vec<&str> = json.split('"').skip(1).step_by(2).filter(|k| CSV_COLUMNS.contains(k)).collect();
+        assert_eq!(keys.first(), Some(&"path"));
+        let positions: Vec<usize> = CSV_COLUMNS.iter().map(|k| json.find(&format!("\"{k}\":")).unwrap()).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{json}");
+        assert_eq!(json.matches("\":").count(), CSV_COLUMNS.len(), "every key is a column: {json}");
+    }
+
+    #[test]
+    fn csv_quotes_text_that_needs_it_and_leaves_nulls_empty() {
+        let mut out = Vec::new();
+        write_csv(&[Measurement::failed("a,b.wav", "bad \"x\"".to_owned())], &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert_eq!(row, "\"a,b.wav\",false,\"bad \"\"x\"\"\",,,,,,,,,,,,");
+    }
 }

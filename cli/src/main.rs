@@ -5,6 +5,7 @@
 // Unit tests may unwrap: a failure there is the test failing.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod album;
 mod analyze;
 mod batch;
 mod everyday;
@@ -16,7 +17,9 @@ mod progress;
 mod remote;
 mod report;
 mod serve;
+mod tag;
 mod usage;
+mod walk;
 mod worker;
 
 use std::process::ExitCode;
@@ -35,6 +38,7 @@ use clap::{Parser, Subcommand};
 ///   audioproc song.wav                          # → song.normalized.wav at −23 LUFS
 ///   audioproc --preset streaming *.flac         # −14 LUFS, several files in parallel
 ///   audioproc process in.wav -o out.mp3 --preset podcast --mode limit
+///   audioproc --album --preset streaming album/*.flac   # one gain for the whole album
 ///   audioproc analyze --json *.wav
 ///
 /// Exit status: 0 when every file succeeded, 1 when any failed, 2 on usage errors.
@@ -72,9 +76,30 @@ enum Command {
     ///   audioproc analyze song.flac
     ///   audioproc analyze --json *.wav > loudness.json
     ///   audioproc analyze song.flac --plot song.png
+    ///   audioproc analyze --csv ~/music/ > loudness.csv    # a folder, for a spreadsheet
     ///   audioproc analyze s3://bucket/music/track.flac
     #[command(verbatim_doc_comment)]
     Analyze(analyze::AnalyzeArgs),
+    /// Write ReplayGain 2.0 tags into audio files, in place, without touching their audio.
+    ///
+    /// REPLAYGAIN_TRACK_GAIN/PEAK (and with --album REPLAYGAIN_ALBUM_GAIN/PEAK) in FLAC, MP3
+    /// (ID3v2 TXXX), Ogg Vorbis and MP4; R128_TRACK_GAIN/R128_ALBUM_GAIN (Q7.8, to −23 LUFS) in
+    /// Opus. Gains are to the ReplayGain 2.0 reference, −18 LUFS; peaks are true peaks as a
+    /// linear ratio (as loudgain writes them). Only the tags change: each file is rewritten into
+    /// a copy beside it, flushed and renamed over it, so a crash never leaves a half-written
+    /// file. Directories are walked (audio found by content; hidden files skipped). Files whose
+    /// tags already hold the same figures are skipped unless --force; a damaged file is not
+    /// tagged; a file that fails is reported and the others go on.
+    ///
+    /// Exit status: 0 when every file was tagged or skipped, 1 when any failed, 2 on usage
+    /// errors.
+    ///
+    /// Examples:
+    ///   audioproc tag song.flac
+    ///   audioproc tag --album music/album1/ music/album2/
+    ///   audioproc tag --album --dry-run --json ~/music/
+    #[command(verbatim_doc_comment)]
+    Tag(tag::TagArgs),
     /// Normalise and convert one file: IN → OUT.
     ///
     /// Two passes: the first measures, the second applies one gain (linear mode) or the gain
@@ -184,6 +209,7 @@ fn main() -> ExitCode {
         Some(Command::Analyze(a)) => a.json,
         Some(Command::Process(a)) => a.json,
         Some(Command::Batch(a)) => a.json,
+        Some(Command::Tag(a)) => a.json,
         Some(Command::Worker(_) | Command::Serve(_)) => false,
         None => cli.everyday.json,
     };
@@ -193,6 +219,7 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Some(Command::Batch(args)) => batch::run(args),
         Some(Command::Analyze(args)) => analyze::run(args).map(status),
+        Some(Command::Tag(args)) => tag::run(args).map(status),
         Some(Command::Process(args)) => process::run_process(args).map(status),
         Some(Command::Worker(args)) => worker::run(args).map(status),
         Some(Command::Serve(args)) => serve::run(args).map(status),

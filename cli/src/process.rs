@@ -12,6 +12,7 @@ use audioproc_engine::{
 };
 use rayon::prelude::*;
 
+use crate::album;
 use crate::everyday::{self, PlanError};
 use crate::plot::{self, Plot, PlotArgs};
 use crate::progress::JobBar;
@@ -141,6 +142,14 @@ pub struct ProcessArgs {
     output: PathBuf,
     #[command(flatten)]
     spec: SpecArgs,
+    /// Album mode: IN is one track of an album whose other tracks are given with --album-with;
+    /// the album is measured as one programme and IN gets the album's gain (see `audioproc
+    /// --help`). Local files only.
+    #[arg(long)]
+    album: bool,
+    /// Another track of IN's album (repeatable; with --album).
+    #[arg(long, value_name = "FILE", requires = "album")]
+    album_with: Vec<PathBuf>,
     /// Replace OUT if it exists.
     #[arg(long)]
     force: bool,
@@ -151,13 +160,29 @@ pub struct ProcessArgs {
     plot: PlotArgs,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct EverydayArgs {
-    /// Files to normalise; each is written beside itself as STEM.normalized.EXT.
+    /// Files to normalise; each is written beside itself as STEM.normalized.EXT. A directory is
+    /// walked: its audio files (found by content; hidden files and .normalized outputs skipped).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// In directories, only files whose path under the directory matches this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// In directories, leave out files whose path under the directory matches this glob.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
     #[command(flatten)]
     pub spec: SpecArgs,
+    /// Album mode: the files are the tracks of one album. Their integrated loudness is measured
+    /// together (gating over the union of their blocks, as BS.1770 and ReplayGain 2.0 define
+    /// album loudness) and every track gets the one gain that brings the album to the target,
+    /// so the tracks keep their loudness relative to each other; in linear mode the gain is
+    /// lowered until the loudest track's true peak meets the ceiling. The reports give both the
+    /// track's and the album's figures. Each directory given is one album; the files given by
+    /// name are one album together. Costs one more decode per track.
+    #[arg(long)]
+    pub album: bool,
     /// Replace each input with its normalised version (same format).
     #[arg(long, conflicts_with = "format")]
     pub in_place: bool,
@@ -257,10 +282,31 @@ pub fn run_process(args: &ProcessArgs) -> anyhow::Result<bool> {
             }
         }
     };
-    let spec = ProcessingSpec { curve: args.plot.records_curve(), ..args.spec.spec(format) };
+    let mut spec = ProcessingSpec { curve: args.plot.records_curve(), ..args.spec.spec(format) };
     spec.validate()?;
     let plot_to = args.plot.destinations(std::slice::from_ref(&args.input)).map_err(usage)?;
     let (input, output) = (Place::parse(&args.input)?, Place::parse(&args.output)?);
+    if args.album {
+        let tracks: Vec<&Path> =
+            std::iter::once(args.input.as_path()).chain(args.album_with.iter().map(PathBuf::as_path)).collect();
+        if tracks.iter().any(|t| Place::parse(t).is_ok_and(|p| p.is_s3())) {
+            return Err(usage("--album: the tracks of an album must be local files"));
+        }
+        let measured = album::measure(&tracks.iter().map(|t| (t.to_path_buf(), spec.clone())).collect::<Vec<_>>());
+        if let Some(Err(e)) = measured.first() {
+            return Err(anyhow::anyhow!("{}: {e}", args.input.display()));
+        }
+        for (t, m) in tracks.iter().zip(&measured).skip(1) {
+            if let Err(e) = m {
+                eprintln!("audioproc: {}: {e} (left out of the album)", t.display());
+            }
+        }
+        let album = album::album(&measured, &spec);
+        if !args.json {
+            println!("{}", album::summary(&args.input.display().to_string(), &album));
+        }
+        spec.album = album.level;
+    }
     if let (Place::S3(a), Place::S3(b)) = (&input, &output) {
         if a.bucket == b.bucket && a.key == b.key {
             return Err(usage("the output is the input: write the result under another key"));
@@ -294,12 +340,25 @@ fn plot_process(input: &Path, output: &Path, result: &Result<ProcessReport, Stri
 
 /// `audioproc FILE...`.
 pub fn run_everyday(args: &EverydayArgs) -> anyhow::Result<bool> {
+    let filter = crate::batch::roots::Filter::new(&args.include, &args.exclude, None)?;
+    let (found, unreadable) = crate::walk::expand(&args.files, &filter);
+    // Outputs of an earlier run in a walked directory are not inputs.
+    let found: Vec<_> = found
+        .into_iter()
+        .filter(|f| f.album.as_os_str().is_empty() || !f.path.to_string_lossy().contains(".normalized."))
+        .collect();
+    for (dir, e) in &unreadable {
+        eprintln!("audioproc: {}: {e}", dir.display());
+    }
+    let albums: Vec<PathBuf> = found.iter().map(|f| f.album.clone()).collect();
+    let args = &EverydayArgs { files: found.into_iter().map(|f| f.path).collect(), ..args.clone() };
     let plans = everyday::plan_all(args);
     if let Some(Err(PlanError::Usage(why))) = plans.iter().find(|p| matches!(p, Err(PlanError::Usage(_)))) {
         return Err(usage(why.clone()));
     }
     let plots = args.plot.destinations(&args.files).map_err(usage)?;
     let pool = crate::thread_pool(args.jobs)?;
+    let plans = if args.album { pool.install(|| with_album(&args.files, &albums, plans, args.json)) } else { plans };
     let several = args.files.len() > 1;
     let shown = Shown { json: args.json, pretty: false, curve: args.plot.curve };
     let results: Vec<bool> = pool.install(|| {
@@ -323,7 +382,45 @@ pub fn run_everyday(args: &EverydayArgs) -> anyhow::Result<bool> {
             })
             .collect()
     });
-    Ok(results.iter().all(|ok| *ok))
+    Ok(unreadable.is_empty() && results.iter().all(|ok| *ok))
+}
+
+/// Album mode of `audioproc FILE...`: measures every planned file, groups them by `albums`
+/// (the directory each was found in), and gives each file its album's level; a file that
+/// cannot be measured fails (and is left out of its album).
+fn with_album(
+    files: &[PathBuf],
+    albums: &[PathBuf],
+    mut plans: Vec<Result<everyday::FilePlan, PlanError>>,
+    json: bool,
+) -> Vec<Result<everyday::FilePlan, PlanError>> {
+    let planned: Vec<(Option<String>, usize)> = plans
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.is_ok())
+        .map(|(i, _)| (Some(albums[i].display().to_string()), i))
+        .collect();
+    let (groups, _) = album::group(planned);
+    for group in groups {
+        let tracks: Vec<(PathBuf, ProcessingSpec)> =
+            group.iter().filter_map(|&i| plans[i].as_ref().ok().map(|p| (files[i].clone(), p.spec.clone()))).collect();
+        let measured = album::measure(&tracks);
+        let Some((_, spec)) = tracks.first() else { continue };
+        let found = album::album(&measured, spec);
+        if !json {
+            let name = albums[group[0]].display().to_string();
+            let name = if name.is_empty() { format!("of the {} files given", group.len()) } else { name };
+            println!("{}", album::summary(&name, &found));
+        }
+        for (&i, m) in group.iter().zip(measured) {
+            match (m, &mut plans[i]) {
+                (Err(e), plan) => *plan = Err(PlanError::File(e)),
+                (Ok(_), Ok(plan)) => plan.spec.album = found.level,
+                (Ok(_), Err(_)) => {}
+            }
+        }
+    }
+    plans
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

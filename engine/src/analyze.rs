@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::decode::{Decoder, Limits, StreamInfo};
 use crate::error::{Error, Result, Warning, panic_message};
+use crate::loudness::histogram::GatingHistogram;
 use crate::loudness::{LoudnessReport, MonoMode, ThreadedMeter, channel_weights};
 use crate::process::Cancel;
 use crate::threads::Threads;
@@ -105,6 +106,30 @@ fn meter_decoder(
     threads: Threads,
     cancel: Cancel<'_>,
 ) -> Result<Analysis> {
+    meter_decoder_gated(decoder, options, threads, cancel).map(|(analysis, _)| analysis)
+}
+
+/// Analyses the file at `path`, keeping the gating blocks of its integrated loudness (album
+/// loudness merges them: [`crate::album`]).
+///
+/// # Errors
+/// As [`analyze_path`].
+pub fn analyze_path_gated(path: &Path, options: &AnalyzeOptions) -> Result<(Analysis, GatingHistogram)> {
+    let file = std::fs::File::open(path)?;
+    catch_unwind(AssertUnwindSafe(|| {
+        let mut decoder = Decoder::open(file, &options.limits)?;
+        meter_decoder_gated(&mut decoder, options, Threads::Pipelined, Cancel::NEVER)
+    }))
+    .unwrap_or_else(|p| Err(Error::DecoderPanic { message: panic_message(&*p) }))
+}
+
+/// As [`meter_decoder`], with the gating blocks of the integrated loudness.
+fn meter_decoder_gated(
+    decoder: &mut Decoder,
+    options: &AnalyzeOptions,
+    threads: Threads,
+    cancel: Cancel<'_>,
+) -> Result<(Analysis, GatingHistogram)> {
     let (mono_mode, info) = (options.mono_mode, decoder.info().clone());
     let weights = channel_weights(&info.layout, mono_mode);
     let mut meter = ThreadedMeter::new(info.sample_rate, &weights, threads, options.curve)?;
@@ -113,11 +138,13 @@ fn meter_decoder(
         meter.process(block);
         cancel.check()?;
     }
-    Ok(Analysis {
+    let gating = meter.gating().clone();
+    let analysis = Analysis {
         mono_mode: (info.channels() == 1).then_some(mono_mode),
         frames: decoder.frames(),
         loudness: meter.report(),
         warnings: decoder.warnings(),
         info,
-    })
+    };
+    Ok((analysis, gating))
 }

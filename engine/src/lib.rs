@@ -6,12 +6,14 @@
 //! [`loudness::LoudnessMeter`] measures them and an [`encode::Encoder`] writes them.
 //! [`analyze::analyze_path`] measures a whole file; [`process::process_file`] (or
 //! [`process::process_file_with`], to choose the [`Threads`]) runs a whole normalise-and-convert
-//! job from a [`process::ProcessingSpec`]. Configuration is passed in; there are no process-wide
+//! job from a [`process::ProcessingSpec`]; [`album`] measures the tracks of an album together
+//! and gives the one gain every track's job applies. Configuration is passed in; there are no process-wide
 //! switches. [`output::place`] puts a finished file under its final name safely. Nothing here
 //! knows about AWS or command lines.
 
 #![deny(missing_docs)]
 
+pub mod album;
 pub mod analyze;
 pub mod channels;
 pub mod decode;
@@ -21,10 +23,12 @@ pub mod error;
 pub mod loudness;
 pub mod output;
 pub mod process;
+pub mod replaygain;
 pub mod report;
 pub mod tags;
 mod threads;
 
+pub use album::{AlbumLoudness, TrackLoudness};
 pub use analyze::{Analysis, AnalyzeOptions, analyze_path, analyze_source};
 pub use channels::ChannelRole;
 pub use decode::{Decoder, Limits, StreamInfo};
@@ -32,7 +36,7 @@ pub use encode::{OutputFormat, SampleFormat};
 pub use error::{Error, Result, Warning};
 pub use loudness::{LoudnessMeter, LoudnessReport, MeterOptions, MonoMode};
 pub use process::{
-    Overwrite, PeakMode, Preset, ProcessOptions, ProcessReport, ProcessingSpec, Progress, process_file,
-    process_file_with,
+    AlbumLevel, Overwrite, PeakMode, Preset, ProcessOptions, ProcessReport, ProcessingSpec, Progress,
+    measure_for_album, process_file, process_file_with,
 };
 pub use threads::Threads;

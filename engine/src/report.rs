@@ -15,7 +15,7 @@ use crate::analyze::Analysis;
 use crate::decode::StreamInfo;
 use crate::encode::OutputFormat;
 use crate::loudness::{Curve, LoudnessReport, MonoMode};
-use crate::process::{OutputMeasurement, PeakMode, Preset, ProcessReport};
+use crate::process::{AlbumLevel, OutputMeasurement, PeakMode, Preset, ProcessReport};
 
 /// The `schema` value of [`ProcessDocument`].
 pub const PROCESS_SCHEMA: &str = "audioproc.process/1";
@@ -164,6 +164,9 @@ pub struct ProcessDocument {
     /// them ([`crate::ProcessingSpec::curve`]); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub curve: Option<ProcessCurves>,
+    /// Album mode: the album's figures (the key is absent in track mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub album: Option<AlbumDocument>,
 }
 
 /// The curves of a process document.
@@ -180,6 +183,31 @@ impl ProcessCurves {
     pub fn of(report: &ProcessReport) -> Option<Self> {
         let (input, output) = (report.input.loudness.curve.clone()?, report.output.loudness.curve.clone()?);
         Some(ProcessCurves { input, output })
+    }
+}
+
+/// The album a track was processed with (`--album`): `input` holds the track's own figures.
+#[derive(Debug, Serialize)]
+pub struct AlbumDocument {
+    /// Tracks measured together.
+    pub tracks: usize,
+    /// The album's integrated loudness (gated over all its tracks' blocks), LUFS.
+    pub integrated_lufs: Option<f64>,
+    /// The album's true peak (its loudest track's), dBTP.
+    pub true_peak_dbtp: Option<f64>,
+    /// The gain every track of the album got, dB.
+    pub gain_db: Option<f64>,
+}
+
+impl AlbumDocument {
+    /// The album of a spec's [`AlbumLevel`].
+    pub fn of(a: &AlbumLevel) -> Self {
+        AlbumDocument {
+            tracks: a.tracks,
+            integrated_lufs: round4(Some(a.integrated_lufs)),
+            true_peak_dbtp: round4(a.true_peak_dbtp),
+            gain_db: round4(Some(a.gain_db)),
+        }
     }
 }
 
@@ -207,6 +235,7 @@ impl ProcessDocument {
                 passes: r.passes,
                 elapsed_s: round4(Some(elapsed_s)).unwrap_or(0.0),
                 curve: ProcessCurves::of(r),
+                album: r.spec.album.as_ref().map(AlbumDocument::of),
             },
             Err(e) => ProcessDocument {
                 schema: PROCESS_SCHEMA,
@@ -227,6 +256,7 @@ impl ProcessDocument {
                 passes: 0,
                 elapsed_s: round4(Some(elapsed_s)).unwrap_or(0.0),
                 curve: None,
+                album: None,
             },
         }
     }

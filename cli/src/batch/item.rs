@@ -24,6 +24,8 @@ pub struct Context {
     pub policy: Policy,
     /// Plan only (`--dry-run`).
     pub dry_run: bool,
+    /// `--album`: the album level of each input key that belongs to a measurable album.
+    pub albums: std::collections::HashMap<String, audioproc_engine::AlbumLevel>,
 }
 
 impl Context {
@@ -31,7 +33,7 @@ impl Context {
         Job {
             source: Object::new(Arc::clone(&self.source), item.key.clone()),
             dest: self.dest.clone(),
-            spec: self.spec.clone(),
+            spec: ProcessingSpec { album: self.albums.get(&item.key).copied(), ..self.spec.clone() },
             policy: self.policy.clone(),
         }
     }

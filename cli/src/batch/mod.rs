@@ -19,11 +19,12 @@
 //! (rename, or S3's atomic PUT/complete), and an output is only skipped when it records the
 //! same source and spec, so a run killed at any moment can simply be started again.
 
+mod albums;
 mod item;
 mod listing;
 mod progress;
 mod report;
-mod roots;
+pub(crate) mod roots;
 mod shutdown;
 
 use std::path::PathBuf;
@@ -85,6 +86,15 @@ pub struct BatchArgs {
     /// machines running K = 1…N share one prefix with no overlap.
     #[arg(long, value_name = "K/N", value_parser = roots::parse_shard)]
     shard: Option<(u64, u64)>,
+    /// Album mode: the inputs are grouped into albums (--album-by), each album is measured as
+    /// one programme first, and every track of it gets the album's one gain (their relative
+    /// loudness kept). A local SRC only.
+    #[arg(long)]
+    album: bool,
+    /// How inputs are grouped into albums: dir (the files of one directory) or tag (the same
+    /// album and albumartist tags; files without an album tag are processed on their own).
+    #[arg(long, value_name = "BY", value_enum, default_value = "dir", requires = "album")]
+    album_by: crate::album::AlbumBy,
 }
 
 /// What the stages share.
@@ -126,7 +136,14 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<std::process::ExitCode> {
         let stop = Arc::clone(&stop);
         async move { stop.watch(grace).await }
     });
-    let ctx = Arc::new(context(args, &src, &dst, client.as_ref(), spec, jobs, &stop, work.path().to_owned())?);
+    let albums = match (&src, args.album) {
+        (Root::Local(dir), true) => albums::measure(dir, &filter, args.album_by, &spec, jobs, runtime.handle())?,
+        (Root::S3 { .. }, true) => return Err(crate::usage::usage("--album: SRC must be a local directory")),
+        (_, false) => Default::default(),
+    };
+    let mut ctx = context(args, &src, &dst, client.as_ref(), spec, jobs, &stop, work.path().to_owned())?;
+    ctx.albums = albums;
+    let ctx = Arc::new(ctx);
     if let Destination::Mirror { store, .. } = &ctx.dest
         && !args.dry_run
     {
@@ -218,6 +235,7 @@ fn context(
         spec,
         policy,
         dry_run: args.dry_run,
+        albums: Default::default(),
     })
 }
 

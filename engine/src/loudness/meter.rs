@@ -256,6 +256,12 @@ impl LoudnessMeter {
         self.short_term.map(energy_to_lufs)
     }
 
+    /// The gating blocks of the integrated loudness so far (merge several programmes' to gate
+    /// them as one, e.g. an album).
+    pub fn gating(&self) -> &GatingHistogram {
+        &self.integrated
+    }
+
     /// The measurement so far (the meter can go on being fed afterwards).
     pub fn report(&self) -> LoudnessReport {
         let finite = |x: f64| x.is_finite().then_some(x);
@@ -338,6 +344,11 @@ impl ThreadedMeter {
             // The worker only stops when the queue closes (or it panicked: `report` re-raises).
             let _ = queue.send(planes.iter().map(|p| p.as_ref().to_vec()).collect());
         }
+    }
+
+    /// The gating blocks of the integrated loudness so far (see [`LoudnessMeter::gating`]).
+    pub fn gating(&self) -> &GatingHistogram {
+        self.meter.gating()
     }
 
     /// The finished measurement. Waits for the true-peak thread; a panic there is re-raised here.

@@ -95,7 +95,7 @@ fn correction(spec: &ProcessingSpec, level: &Level, written: &OutputMeasurement)
         overshoot: written.loudness.true_peak_dbtp.map_or(0.0, |tp| tp - spec.true_peak_dbtp),
     };
     if let Some(i) = written.loudness.integrated_lufs {
-        let miss = spec.target_lufs - i;
+        let miss = level.target_lufs - i;
         if miss.abs() > LOSSY_CORRECTION_LU {
             next.gain_db = level.gain_db + miss;
             if let Some(cap) = level.gain_cap {

@@ -15,18 +15,27 @@ pub(super) struct Level {
     pub(super) passthrough: bool,
     /// Linear mode: the gain never rises past what the ceiling allows before encoding.
     pub(super) gain_cap: Option<f64>,
+    /// The integrated loudness this track aims at, LUFS: the target, or in album mode the
+    /// track's loudness moved by the gain that brings the album to the target.
+    pub(super) target_lufs: f64,
 }
 
 impl Level {
     /// The level the measurement asks for; the reason for a pass-through goes to `notes`.
     pub(super) fn choose(spec: &ProcessingSpec, measured: &Measured, notes: &mut Vec<String>) -> Level {
         let aim = spec.true_peak_dbtp - TRUE_PEAK_HEADROOM_DB;
-        let (gain_db, passthrough) = match (measured.pre.integrated_lufs, measured.pre.true_peak_dbtp) {
-            (None, _) => {
+        let mut target_lufs = spec.target_lufs;
+        let (gain_db, passthrough) = match (measured.pre.integrated_lufs, measured.pre.true_peak_dbtp, spec.album) {
+            (None, _, _) => {
                 notes.push(passthrough_reason(measured).to_owned());
                 (0.0, true)
             }
-            (Some(i), tp) => {
+            (Some(i), _, Some(album)) => {
+                target_lufs = i + spec.target_lufs - album.integrated_lufs;
+                notes.push(album_note(spec, album, i));
+                (album.gain_db, false)
+            }
+            (Some(i), tp, None) => {
                 let wanted = spec.target_lufs - i;
                 let gain = match (spec.mode, tp) {
                     (PeakMode::Linear, Some(tp)) if tp + wanted > aim => aim - tp,
@@ -39,8 +48,26 @@ impl Level {
             (PeakMode::Linear, Some(tp)) => Some(aim - tp),
             _ => None,
         };
-        Level { gain_db, ceiling_dbtp: aim, passthrough, gain_cap }
+        Level { gain_db, ceiling_dbtp: aim, passthrough, gain_cap, target_lufs }
     }
+}
+
+fn album_note(spec: &ProcessingSpec, album: super::AlbumLevel, track_lufs: f64) -> String {
+    let tp = album.true_peak_dbtp.map_or_else(|| "none".to_owned(), |t| format!("{t:.2} dBTP"));
+    let limit = match spec.mode {
+        PeakMode::Limit => {
+            "; the limiter holds each track's peaks, with no calibration (it would change the tracks' relative loudness)"
+        }
+        PeakMode::Linear => "",
+    };
+    format!(
+        "album mode: album of {} tracks at {:.2} LUFS (loudest true peak {tp}), one gain of {:+.2} dB for every track; \
+         this track ({track_lufs:.2} LUFS) aims at {:.2} LUFS{limit}",
+        album.tracks,
+        album.integrated_lufs,
+        album.gain_db,
+        track_lufs + spec.target_lufs - album.integrated_lufs,
+    )
 }
 
 fn passthrough_reason(m: &Measured) -> &'static str {

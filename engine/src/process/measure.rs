@@ -6,6 +6,7 @@ use crate::analyze::Analysis;
 use crate::decode::Decoder;
 use crate::dsp::{Stage, StageChain};
 use crate::error::Result;
+use crate::loudness::histogram::GatingHistogram;
 use crate::loudness::{LoudnessReport, ThreadedMeter, channel_weights};
 
 use super::{Job, Progress};
@@ -17,6 +18,8 @@ pub(super) struct Measured {
     pub(super) input: Analysis,
     /// Loudness of the signal as it will be encoded, before gain.
     pub(super) pre: LoudnessReport,
+    /// The integrated loudness's gating blocks of that signal (album mode merges them).
+    pub(super) pre_gating: GatingHistogram,
 }
 
 /// Runs pass 1 on the decoder the plan was made from.
@@ -58,6 +61,7 @@ pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder) -> Result<Measure
         m.process(chain.finish()?);
     }
     progress(decoder.frames(), Some(decoder.frames()));
+    let pre_gating = meter_pre.as_ref().map_or_else(|| meter_in.gating().clone(), |m| m.gating().clone());
     let input = Analysis {
         mono_mode: (info.channels() == 1).then_some(mono_mode),
         frames: decoder.frames(),
@@ -66,5 +70,5 @@ pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder) -> Result<Measure
         info,
     };
     let pre = meter_pre.map_or_else(|| LoudnessReport { curve: None, ..input.loudness.clone() }, ThreadedMeter::report);
-    Ok(Measured { input, pre })
+    Ok(Measured { input, pre, pre_gating })
 }

@@ -42,8 +42,8 @@ pub(crate) use options::Cancel;
 pub use options::{Overwrite, ProcessOptions, Progress};
 pub use report::{OutputMeasurement, ProcessReport};
 pub use spec::{
-    CEILING_TOLERANCE_DB, LOSSY_CORRECTION_LU, MIN_TARGET_LUFS, PeakMode, Preset, ProcessingSpec, TARGET_TOLERANCE_LU,
-    TRUE_PEAK_HEADROOM_DB,
+    AlbumLevel, CEILING_TOLERANCE_DB, LOSSY_CORRECTION_LU, MIN_TARGET_LUFS, PeakMode, Preset, ProcessingSpec,
+    TARGET_TOLERANCE_LU, TRUE_PEAK_HEADROOM_DB,
 };
 
 use crate::error::{Error, Result};
@@ -105,6 +105,32 @@ pub fn process_file_with(
     Ok(report)
 }
 
+/// Pass 1 of the job alone, for album mode: the loudness of `input` as `spec` would encode it
+/// (after any channel mix and resampling, before gain), with its gating blocks, to be merged
+/// with the other tracks' by [`crate::album::AlbumLoudness::of`]. One decode of the input.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a bad spec, [`Error::Cancelled`], any decode error of the
+/// input, a stage's error.
+pub fn measure_for_album(
+    input: &Path,
+    spec: &ProcessingSpec,
+    options: &ProcessOptions<'_>,
+) -> Result<crate::album::TrackLoudness> {
+    spec.validate()?;
+    guarded(|| {
+        let input = &Input::open(input)?;
+        let decoder = input.decoder(&spec.limits)?;
+        let plan = Plan::new(spec, decoder.info());
+        let (threads, progress, cancel) = (options.threads, options.progress, Cancel(options.cancel));
+        let temp = Path::new("");
+        let mut job =
+            Job { input, temp, spec, plan, threads, progress, cancel, frames_total: None, passes: Passes::default() };
+        let measured = measure::measure(&mut job, decoder)?;
+        Ok(crate::album::TrackLoudness { loudness: measured.pre, gating: measured.pre_gating })
+    })
+}
+
 /// Catches a panic anywhere in the job (decoder, DSP, encoder) as an error for this job only.
 fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
@@ -144,7 +170,7 @@ fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, options: &ProcessOp
     let mut level = level::Level::choose(spec, &measured, &mut notes);
     notes.extend(job.plan.settle_dither(spec, level.passthrough));
 
-    if spec.mode == PeakMode::Limit && !level.passthrough {
+    if spec.mode == PeakMode::Limit && !level.passthrough && spec.album.is_none() {
         level.gain_db = calibrate::calibrate_limiter(&mut job, &level)?;
     }
     let encoded = encode_and_verify::encode_and_verify(&mut job, &mut level, &mut notes)?;

@@ -112,6 +112,21 @@ impl PeakMode {
     }
 }
 
+/// Album mode: the album a track belongs to, measured as one programme, and the one gain every
+/// track of it gets (see [`crate::album`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct AlbumLevel {
+    /// The album's integrated loudness (gated over the union of its tracks' blocks), LUFS.
+    pub integrated_lufs: f64,
+    /// The album's true peak (the loudest track's), dBTP.
+    pub true_peak_dbtp: Option<f64>,
+    /// The gain every track gets, dB: target − album loudness, lowered in linear mode so the
+    /// loudest peak of the album meets the ceiling.
+    pub gain_db: f64,
+    /// Tracks measured together.
+    pub tracks: usize,
+}
+
 /// Everything that decides what a job produces. Two jobs with equal specs on the same input
 /// produce byte-identical outputs.
 #[derive(Clone, Debug, PartialEq)]
@@ -154,6 +169,8 @@ pub struct ProcessingSpec {
     /// ([`crate::LoudnessReport::curve`]). Changes the report only, never the output's bytes,
     /// so it is not part of [`ProcessingSpec::canonical`].
     pub curve: bool,
+    /// Album mode: apply the album's gain instead of the track's own (`None`: track mode).
+    pub album: Option<AlbumLevel>,
 }
 
 impl ProcessingSpec {
@@ -178,6 +195,7 @@ impl ProcessingSpec {
             mono_mode: MonoMode::Mono,
             limits: Limits::default(),
             curve: false,
+            album: None,
         }
     }
 
@@ -229,6 +247,11 @@ impl ProcessingSpec {
         {
             return bad(format!("MP3 bit rate {k} kb/s is outside 32…320"));
         }
+        if let Some(a) = self.album
+            && (!a.integrated_lufs.is_finite() || !a.gain_db.is_finite() || a.true_peak_dbtp.is_some_and(f64::is_nan))
+        {
+            return bad(format!("album level {a:?} is not finite"));
+        }
         if !(6..=512).contains(&self.opus_kbps) {
             return bad(format!("Opus bit rate {} kb/s is outside 6…512", self.opus_kbps));
         }
@@ -236,10 +259,12 @@ impl ProcessingSpec {
     }
 
     /// A canonical one-line description of everything that affects the output bytes, for
-    /// idempotency checks (two equal strings ⇒ equal outputs for the same input).
+    /// idempotency checks (two equal strings ⇒ equal outputs for the same input). Track mode
+    /// gives the same string as before album mode existed.
     pub fn canonical(&self) -> String {
+        let album = self.album.map_or_else(String::new, |a| format!(";album_gain={:.4}", a.gain_db));
         format!(
-            "v1;target={:.2};tp={:.2};mode={};rate={};ch={};fmt={};bits={};dither={};mp3={:?};opus={};meta={};tags={};strict={};mono={:?}",
+            "v1;target={:.2};tp={:.2};mode={};rate={};ch={};fmt={};bits={};dither={};mp3={:?};opus={};meta={};tags={};strict={};mono={:?}{album}",
             self.target_lufs,
             self.true_peak_dbtp,
             self.mode.name(),
