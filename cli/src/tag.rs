@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use audioproc_engine::album::measure_file;
 use audioproc_engine::replaygain::{ReplayGain, TagFormat, read_fields, write_in_place};
-use audioproc_engine::{AlbumLoudness, AnalyzeOptions, TrackLoudness};
+use audioproc_engine::{AlbumLoudness, AnalyzeOptions, Threads, TrackLoudness};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -85,9 +85,9 @@ impl FileResult {
 /// A file measured in pass 1.
 type Measured = Result<(TagFormat, TrackLoudness), String>;
 
-fn measure(path: &Path) -> Measured {
+fn measure(path: &Path, threads: Threads) -> Measured {
     let format = TagFormat::of(path).map_err(|e| e.to_string())?;
-    let (analysis, track) = measure_file(path, &AnalyzeOptions::default()).map_err(|e| e.to_string())?;
+    let (analysis, track) = measure_file(path, &AnalyzeOptions::default(), threads).map_err(|e| e.to_string())?;
     if let Some(w) = analysis.warnings.first() {
         return Err(format!("not tagged: the file is damaged ({w})"));
     }
@@ -100,11 +100,13 @@ pub fn run(args: &TagArgs) -> anyhow::Result<bool> {
     let (found, unreadable) = walk::expand(&args.paths, &filter);
     let pool = crate::thread_pool(args.jobs)?;
     let bar = bar(found.len() as u64, !args.json);
+    // Several files: one per thread, each metering on its own thread (no block hand-offs).
+    let threads = if found.len() > 1 { Threads::Single } else { Threads::Pipelined };
     let measured: Vec<Measured> = pool.install(|| {
         found
             .par_iter()
             .map(|f| {
-                let m = measure(&f.path);
+                let m = measure(&f.path, threads);
                 bar.inc(1);
                 m
             })

@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::loudness::LoudnessReport;
 use crate::loudness::histogram::GatingHistogram;
 use crate::process::{AlbumLevel, PeakMode, ProcessingSpec, TRUE_PEAK_HEADROOM_DB};
+use crate::threads::Threads;
 
 /// One track's measurement with the gating blocks of its integrated loudness.
 #[derive(Clone, Debug)]
@@ -86,12 +87,13 @@ impl AlbumLoudness {
     }
 }
 
-/// Measures the file at `path` as it is (no conversion), keeping its gating blocks.
+/// Measures the file at `path` as it is (no conversion), keeping its gating blocks; `threads`
+/// as for [`crate::analyze::analyze_path_gated`].
 ///
 /// # Errors
 /// As [`crate::analyze_path`].
-pub fn measure_file(path: &Path, options: &AnalyzeOptions) -> Result<(Analysis, TrackLoudness)> {
-    let (analysis, gating) = analyze_path_gated(path, options)?;
+pub fn measure_file(path: &Path, options: &AnalyzeOptions, threads: Threads) -> Result<(Analysis, TrackLoudness)> {
+    let (analysis, gating) = analyze_path_gated(path, options, threads)?;
     let track = TrackLoudness { loudness: analysis.loudness.clone(), gating };
     Ok((analysis, track))
 }

@@ -110,15 +110,20 @@ fn meter_decoder(
 }
 
 /// Analyses the file at `path`, keeping the gating blocks of its integrated loudness (album
-/// loudness merges them: [`crate::album`]).
+/// loudness merges them: [`crate::album`]). [`Threads::Single`] when many files are measured in
+/// parallel (no hand-off of blocks to a true-peak thread).
 ///
 /// # Errors
 /// As [`analyze_path`].
-pub fn analyze_path_gated(path: &Path, options: &AnalyzeOptions) -> Result<(Analysis, GatingHistogram)> {
+pub fn analyze_path_gated(
+    path: &Path,
+    options: &AnalyzeOptions,
+    threads: Threads,
+) -> Result<(Analysis, GatingHistogram)> {
     let file = std::fs::File::open(path)?;
     catch_unwind(AssertUnwindSafe(|| {
         let mut decoder = Decoder::open(file, &options.limits)?;
-        meter_decoder_gated(&mut decoder, options, Threads::Pipelined, Cancel::NEVER)
+        meter_decoder_gated(&mut decoder, options, threads, Cancel::NEVER)
     }))
     .unwrap_or_else(|p| Err(Error::DecoderPanic { message: panic_message(&*p) }))
 }

@@ -150,7 +150,8 @@ fn track_and_album_gains_agree_with_loudgain_within_five_hundredths_of_a_db() {
     let Some(theirs) = loudgain_gains(&paths) else {
         panic!("loudgain is not installed (scripts/test.sh installs it): it is this test's reference");
     };
-    let ours: Vec<_> = paths.iter().map(|p| measure_file(p, &Default::default()).expect("measures").1).collect();
+    let ours: Vec<_> =
+        paths.iter().map(|p| measure_file(p, &Default::default(), Threads::Pipelined).expect("measures").1).collect();
     let album = AlbumLoudness::of(&ours);
     for (i, t) in ours.iter().enumerate() {
         let gain = -18.0 - t.loudness.integrated_lufs.expect("I");
