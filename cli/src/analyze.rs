@@ -28,12 +28,8 @@ pub struct AnalyzeArgs {
     /// (empty cells for null).
     #[arg(long)]
     csv: bool,
-    /// In directories, only files whose path under the directory matches this glob (repeatable).
-    #[arg(long, value_name = "GLOB")]
-    include: Vec<String>,
-    /// In directories, leave out files whose path under the directory matches this glob.
-    #[arg(long, value_name = "GLOB")]
-    exclude: Vec<String>,
+    #[command(flatten)]
+    pub(crate) walk: crate::walk::WalkArgs,
     /// Measure a mono file as two identical channels (+3 LU against plain BS.1770 mono), as it
     /// sounds played on both speakers.
     #[arg(long)]
@@ -105,7 +101,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
     };
     let plots = args.plot.destinations(&args.files).map_err(usage)?;
     let pool = crate::thread_pool(args.jobs)?;
-    let filter = crate::batch::roots::Filter::new(&args.include, &args.exclude, None)?;
+    let filter = args.walk.filter()?;
     let (found, unreadable) = crate::walk::expand(&args.files, &filter);
     let files: Vec<PathBuf> = found.into_iter().map(|f| f.path).collect();
     let inputs = fetch_s3_inputs(&files)?;

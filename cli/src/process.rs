@@ -166,12 +166,8 @@ pub struct EverydayArgs {
     /// walked: its audio files (found by content; hidden files and .normalized outputs skipped).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// In directories, only files whose path under the directory matches this glob (repeatable).
-    #[arg(long, value_name = "GLOB")]
-    pub include: Vec<String>,
-    /// In directories, leave out files whose path under the directory matches this glob.
-    #[arg(long, value_name = "GLOB")]
-    pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub(crate) walk: crate::walk::WalkArgs,
     #[command(flatten)]
     pub spec: SpecArgs,
     /// Album mode: the files are the tracks of one album. Their integrated loudness is measured
@@ -340,7 +336,7 @@ fn plot_process(input: &Path, output: &Path, result: &Result<ProcessReport, Stri
 
 /// `audioproc FILE...`.
 pub fn run_everyday(args: &EverydayArgs) -> anyhow::Result<bool> {
-    let filter = crate::batch::roots::Filter::new(&args.include, &args.exclude, None)?;
+    let filter = args.walk.filter()?;
     let (found, unreadable) = crate::walk::expand(&args.files, &filter);
     // Outputs of an earlier run in a walked directory are not inputs.
     let found: Vec<_> = found

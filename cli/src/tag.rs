@@ -17,7 +17,6 @@ use audioproc_engine::{AlbumLoudness, AnalyzeOptions, Threads, TrackLoudness};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::batch::roots::Filter;
 use crate::walk;
 
 /// The `schema` of `tag --json`.
@@ -44,12 +43,8 @@ pub struct TagArgs {
     /// Files measured at once (default: one per core; at most 256).
     #[arg(long, short = 'j', value_name = "N", value_parser = crate::parse_jobs)]
     jobs: Option<usize>,
-    /// In directories, only files whose path under the directory matches this glob (repeatable).
-    #[arg(long, value_name = "GLOB")]
-    include: Vec<String>,
-    /// In directories, leave out files whose path under the directory matches this glob.
-    #[arg(long, value_name = "GLOB")]
-    exclude: Vec<String>,
+    #[command(flatten)]
+    pub(crate) walk: crate::walk::WalkArgs,
 }
 
 /// What happened to one file.
@@ -96,7 +91,7 @@ fn measure(path: &Path, threads: Threads) -> Measured {
 
 /// Runs the command: `Ok(true)` when every file was tagged or skipped.
 pub fn run(args: &TagArgs) -> anyhow::Result<bool> {
-    let filter = Filter::new(&args.include, &args.exclude, None)?;
+    let filter = args.walk.filter()?;
     let (found, unreadable) = walk::expand(&args.paths, &filter);
     let pool = crate::thread_pool(args.jobs)?;
     let bar = bar(found.len() as u64, !args.json);

@@ -14,6 +14,27 @@ use audioproc_engine::{Decoder, Limits};
 
 use crate::batch::roots::Filter;
 
+/// `--include` / `--exclude` of the commands that walk directories.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WalkArgs {
+    /// In directories, only files whose path under the directory matches this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// In directories, leave out files whose path under the directory matches this glob.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+}
+
+impl WalkArgs {
+    /// The filter these globs make.
+    ///
+    /// # Errors
+    /// A glob that does not parse.
+    pub fn filter(&self) -> anyhow::Result<Filter> {
+        Filter::new(&self.include, &self.exclude, None)
+    }
+}
+
 /// One input found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Found {
