@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use audioproc_testdata::harness::{aws_command, header, http_request, try_http_request};
+use audioproc_testdata::harness::{aws_command, header, http_request, peak_rss_kib, try_http_request};
 use serde_json::Value;
 
 /// A running server.
@@ -115,12 +115,7 @@ impl Server {
 
     /// The most memory the server has held (`VmHWM`), bytes.
     pub fn peak_rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map_or(0, |kb| kb * 1024)
+        peak_rss_kib(self.pid()).map_or(0, |kib| kib * 1024)
     }
 
     /// A JSON call: status, headers, body (`Null` when not JSON).

@@ -92,13 +92,8 @@ impl Lambda {
     ///
     /// If `/proc/<pid>/status` can't be read or has no `VmHWM` line.
     pub fn peak_rss_kib(&self) -> u64 {
-        let path = format!("/proc/{}/status", self.child.id());
-        let status = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_else(|| panic!("no VmHWM in {path}"))
+        let pid = self.child.id();
+        super::peak_rss_kib(pid).unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status"))
     }
 
     /// Whether the process polled its Runtime API within 30 s.

@@ -24,6 +24,7 @@
 //! - [`s3_client::S3`] and [`sqs_client::Sqs`]: set up inputs and inspect outputs in moto.
 //! - [`aws_env::aws_command`]: a `Command` for a real binary, with the environment that points
 //!   its SDK at moto.
+//! - [`peak_rss_kib`]: a process's peak resident memory (`VmHWM`).
 //! - [`lambda_process::Lambda`]: the real `audioproc-lambda` binary behind its own Runtime API.
 //! - [`s3_events`]: S3 event notifications as S3 sends them.
 //!
@@ -49,6 +50,7 @@ pub mod http;
 pub mod lambda_process;
 pub mod loop_guard;
 pub mod moto;
+pub mod peak_rss;
 pub mod postgres;
 pub mod runtime_api;
 pub mod s3_client;
@@ -64,6 +66,7 @@ pub use http::{HttpConnection, HttpResponse, header, http_request, try_http_requ
 pub use lambda_process::{Lambda, lambda_binary};
 pub use loop_guard::CountingProxy;
 pub use moto::MotoServer;
+pub use peak_rss::peak_rss_kib;
 pub use postgres::Postgres;
 pub use runtime_api::{Outcome, RuntimeApi};
 pub use s3_client::{S3, bucket};
