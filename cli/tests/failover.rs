@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use audioproc_testdata::harness::{MotoServer, Postgres};
 use audioproc_testdata::programme_wav;
-use common::lb::{Stack, Tally, assert_every_track_done_once, expect, settle, sign_up, upload};
+use common::lb::{Stack, Tally, assert_every_track_done_once, expect, settle, sign_up, try_psql, upload};
 use common::server::Server;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -265,12 +265,12 @@ fn instances_started_at_once_on_an_empty_database_migrate_it_once() {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    let out = std::process::Command::new(pg.psql())
-        .args(["-X", "-A", "-t", "-d", &database, "-c"])
-        .arg("SELECT count(*), count(DISTINCT version), max(version) FROM audioproc_migrations")
-        .output()
-        .unwrap();
-    let counts = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let counts = try_psql(
+        pg.psql(),
+        &database,
+        "SELECT count(*), count(DISTINCT version), max(version) FROM audioproc_migrations",
+    )
+    .expect("the migrations table");
     let n: Vec<i64> = counts.split('|').map(|v| v.parse().unwrap()).collect();
     assert!(n[0] > 0 && n[0] == n[1] && n[1] == n[2], "each migration once: {counts}");
 }

@@ -312,12 +312,7 @@ impl Stack {
     /// What `sql` answers on the stack's database (psql's unaligned output), or `None` when the
     /// database does not answer.
     pub fn try_sql(&self, sql: &str) -> Option<String> {
-        let out = std::process::Command::new(&self.psql)
-            .args(["-X", "-A", "-t", "-d", &self.database, "-c", sql])
-            .env("PGCONNECT_TIMEOUT", "5")
-            .output()
-            .unwrap();
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        try_psql(&self.psql, &self.database, sql)
     }
 
     /// [`Stack::try_sql`] that must answer.
@@ -336,4 +331,15 @@ impl Stack {
             })
             .collect()
     }
+}
+
+/// What `sql` answers on the database at `url`, run by the `psql` binary (unaligned output), or
+/// `None` when the database does not answer.
+pub fn try_psql(psql: &std::path::Path, url: &str, sql: &str) -> Option<String> {
+    let out = std::process::Command::new(psql)
+        .args(["-X", "-A", "-t", "-d", url, "-c", sql])
+        .env("PGCONNECT_TIMEOUT", "5")
+        .output()
+        .unwrap();
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
