@@ -5,6 +5,7 @@
 #
 #   benches/compare.sh [MINUTES]      (default 60)
 #   benches/compare.sh tag [TRACKS] [MINUTES]   (default 50 tracks of 3 minutes)
+#   benches/compare.sh floor [MINUTES] [CHART]  (benches/floor.sh: decode, FLAC, meter, resample)
 #
 # `tag`: `audioproc tag --album` against `loudgain -a -s e` (both write ReplayGain 2.0 track and
 # album tags in place) over the same folder of generated 44.1 kHz stereo 16-bit FLAC tracks,
@@ -17,6 +18,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = tag ]; then
     exec benches/tag.sh "${@:2}"
+fi
+if [ "${1:-}" = floor ]; then
+    exec benches/floor.sh "${@:2}"
 fi
 minutes="${1:-60}"
 

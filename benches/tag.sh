@@ -21,6 +21,7 @@ fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/audioproc-target}"
 cargo build --release --locked -p audioproc-cli --bin audioproc -p audioproc-testdata --bin gen-tracks
 bin="$CARGO_TARGET_DIR/release"
+audioproc="${AUDIOPROC:-$bin/audioproc}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -36,7 +37,7 @@ timed() {
     end=$(date +%s.%N)
     echo "$end - $start" | bc -l
 }
-t_ours=$(timed "$bin/audioproc" tag --album "$work/ours")
+t_ours=$(timed "$audioproc" tag --album "$work/ours")
 t_lg=$(timed loudgain -q -a -s e "$work"/loudgain/*.flac)
 
 album_gain() { metaflac --show-tag=REPLAYGAIN_ALBUM_GAIN "$1" | sed 's/.*=//; s/ dB//'; }

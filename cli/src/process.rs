@@ -65,6 +65,10 @@ pub struct SpecArgs {
     /// Opus bit rate in kb/s.
     #[arg(long, value_name = "KBPS", default_value_t = 160)]
     pub opus_bitrate: u32,
+    /// FLAC compression level, 0 (fastest) to 8 (smallest), as `flac -0` … `flac -8`; the
+    /// decoded audio is the same at every level.
+    #[arg(long, value_name = "LEVEL", default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=8))]
+    pub flac_level: u8,
     /// Write ReplayGain 2.0 tags (R128_TRACK_GAIN for Opus) describing the output.
     #[arg(long)]
     pub tags: bool,
@@ -121,6 +125,7 @@ impl SpecArgs {
             (None, None) => spec.mp3,
         };
         spec.opus_kbps = self.opus_bitrate;
+        spec.flac_level = self.flac_level;
         spec.loudness_tags = self.tags;
         spec.copy_metadata = !self.no_metadata;
         spec.strict_peak = self.strict_peak;

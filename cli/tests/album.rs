@@ -78,6 +78,21 @@ fn mp3_frames(bytes: &[u8]) -> &[u8] {
     }
 }
 
+/// Runs `batch src out --album --album-by BY` in `dir` and returns its report's lines.
+fn batch_album(dir: &Path, by: &str) -> Vec<Value> {
+    let o = audioproc(
+        &["batch", "src", "out", "--album", "--album-by", by, "--json", "--report", "r.jsonl", "--force"],
+        dir,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(dir.join("r.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The report line of the source ending in `name`.
+fn line_of<'a>(lines: &'a [Value], name: &str) -> &'a Value {
+    lines.iter().find(|l| l["source"].as_str().unwrap().ends_with(name)).unwrap()
+}
+
 fn metaflac(path: &Path, name: &str) -> Option<String> {
     let out = Command::new("metaflac").arg(format!("--show-tag={name}")).arg(path).output().ok()?;
     String::from_utf8_lossy(&out.stdout).lines().next().and_then(|l| l.split_once('=')).map(|(_, v)| v.to_owned())
@@ -237,22 +252,8 @@ fn batch_album_by_directory_gives_each_directory_its_own_gain_and_reruns_skip() 
         put(dir.path(), &format!("src/one/{i}.wav"), &wav(s, Encoding::Pcm16, WavOptions::default()));
     }
     put(dir.path(), "src/two/x.wav", &wav(&sigs[2], Encoding::Pcm16, WavOptions::default()));
-    let run = || {
-        audioproc(
-            &["batch", "src", "out", "--album", "--album-by", "dir", "--json", "--report", "r.jsonl", "--force"],
-            dir.path(),
-        )
-    };
-    let o = run();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let lines: Vec<Value> = std::fs::read_to_string(dir.path().join("r.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let gain_of = |name: &str| {
-        lines.iter().find(|l| l["source"].as_str().unwrap().ends_with(name)).unwrap()["gain_db"].as_f64().unwrap()
-    };
+    let lines = batch_album(dir.path(), "dir");
+    let gain_of = |name: &str| line_of(&lines, name)["gain_db"].as_f64().unwrap();
     assert_eq!(gain_of("one/0.wav"), gain_of("one/2.wav"));
     assert_eq!(gain_of("one/1.wav"), gain_of("one/2.wav"));
     assert!((gain_of("two/x.wav") - gain_of("one/2.wav")).abs() > 1.0, "two is an album of its own");
@@ -262,4 +263,44 @@ fn batch_album_by_directory_gives_each_directory_its_own_gain_and_reruns_skip() 
     let again = audioproc(&["batch", "src", "out", "--album", "--json"], dir.path());
     assert!(again.status.success());
     assert_eq!(json(&again)["skipped"], 4, "{}", String::from_utf8_lossy(&again.stdout));
+}
+
+/// `--album-by tag`: files sharing `ALBUM` + `ALBUMARTIST` are one album wherever they are; the
+/// same album title by another artist is another album; a file without an album tag goes alone.
+#[test]
+fn batch_album_by_tag_groups_by_album_and_album_artist_across_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigs = tracks(44_100, 10.0);
+    let files = [
+        ("src/cd1/a.flac", &sigs[0], Some(("Blue", "Ann"))),
+        ("src/cd2/b.flac", &sigs[1], Some(("Blue", "Ann"))),
+        ("src/cd2/c.flac", &sigs[2], Some(("Blue", "Bob"))),
+        ("src/cd1/d.flac", &sigs[1], Some(("Blue", "Bob"))),
+        ("src/cd1/e.flac", &sigs[2], None),
+    ];
+    for (name, sig, tags) in files {
+        let path = put(dir.path(), name, &flac(sig, 16));
+        if let Some((album, artist)) = tags {
+            let ok = Command::new("metaflac")
+                .args([format!("--set-tag=ALBUM={album}"), format!("--set-tag=ALBUMARTIST={artist}")])
+                .arg(&path)
+                .status()
+                .expect("metaflac (scripts/test.sh installs flac)");
+            assert!(ok.success());
+        }
+    }
+    let lines = batch_album(dir.path(), "tag");
+    let line = |name: &str| line_of(&lines, name);
+    let gain_of = |name: &str| line(name)["gain_db"].as_f64().unwrap();
+    assert_eq!(gain_of("cd1/a.flac"), gain_of("cd2/b.flac"), "Ann's Blue spans two directories");
+    assert_eq!(gain_of("cd2/c.flac"), gain_of("cd1/d.flac"), "Bob's Blue spans two directories");
+    assert!((gain_of("cd1/a.flac") - gain_of("cd2/c.flac")).abs() > 1.0, "same title, other artist: {lines:?}");
+    // Ann's album is led by the loud track a, Bob's by the quieter d: each album's gain sits
+    // between its own tracks' gains, and the untagged file gets its own track gain.
+    let track_gain = |name: &str| -23.0 - line(name)["input_lufs"].as_f64().unwrap();
+    for (name, other) in [("cd1/a.flac", "cd2/b.flac"), ("cd2/c.flac", "cd1/d.flac")] {
+        let (lo, hi) = (track_gain(name).min(track_gain(other)), track_gain(name).max(track_gain(other)));
+        assert!(gain_of(name) > lo + 0.5 && gain_of(name) < hi - 0.5, "{name}: {lo} < {} < {hi}", gain_of(name));
+    }
+    assert!((gain_of("cd1/e.flac") - track_gain("cd1/e.flac")).abs() < 0.05, "untagged: track mode");
 }

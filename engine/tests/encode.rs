@@ -10,7 +10,7 @@ use std::process::Command;
 use audioproc_engine::channels::default_layout;
 use audioproc_engine::encode::dither::quantize;
 use audioproc_engine::encode::{EncodeOptions, Encoder, Mp3Bitrate, OutputFormat, SampleFormat};
-use audioproc_engine::{Decoder, Error, Limits, StreamInfo};
+use audioproc_engine::{Decoder, Error, Limits, StreamInfo, Threads};
 use audioproc_testdata::signal::{Signal, log_sweep, programme, sine};
 
 /// Encodes `sig` into a new temp file, in blocks of `chunk` frames (plus an empty block).
@@ -221,6 +221,41 @@ fn flac_passes_the_reference_decoder() {
         assert_eq!(decode(file.path()).1[0].len(), frames);
         flac_test(file.path());
     }
+}
+
+/// Every `flac` level decodes to the same samples; higher levels are no larger; the stream is
+/// the same whether libFLAC may use a second thread or not; a level over 8 is refused.
+#[test]
+fn flac_levels_change_the_size_not_the_audio() {
+    let sig = programme(44_100, 2, 6.0, 9);
+    let mut sizes = Vec::new();
+    let mut first: Option<Vec<Vec<f32>>> = None;
+    for level in [0, 5, 8] {
+        let o = EncodeOptions { flac_level: level, ..opts(OutputFormat::Flac, SampleFormat::I16, true) };
+        let file = encode(&o, &sig, 3000);
+        flac_test(file.path());
+        let planes = decode(file.path()).1;
+        match &first {
+            None => first = Some(planes),
+            Some(want) => assert!(want == &planes, "level {level} decodes differently"),
+        }
+        let bytes = std::fs::read(file.path()).expect("read");
+        for threads in [Threads::Single, Threads::Pipelined] {
+            let mut sink = std::io::Cursor::new(Vec::new());
+            let mut enc = Encoder::with_threads(&o, 44_100, &default_layout(2), &mut sink, threads).expect("encoder");
+            for at in (0..sig.frames()).step_by(1234) {
+                let end = (at + 1234).min(sig.frames());
+                enc.write(&sig.planes.iter().map(|p| p[at..end].to_vec()).collect::<Vec<_>>()).expect("write");
+            }
+            enc.finish().expect("finish");
+            assert!(sink.into_inner() == bytes, "level {level}, {threads:?}: other bytes");
+        }
+        sizes.push(bytes.len());
+    }
+    assert!(sizes[0] > sizes[1] && sizes[1] >= sizes[2], "sizes by level 0, 5, 8: {sizes:?}");
+    let o = EncodeOptions { flac_level: 9, ..opts(OutputFormat::Flac, SampleFormat::I16, true) };
+    let refused = Encoder::new(&o, 44_100, &default_layout(2), std::io::Cursor::new(Vec::new()));
+    assert!(matches!(refused, Err(Error::InvalidParameter(_))));
 }
 
 /// Checks a lossy round trip: exact length (at `out_rate`), no offset, SNR above `min_snr`.

@@ -17,7 +17,8 @@ pub struct Config {
     /// `AUDIOPROC_OUTPUT_PREFIX` (default `processed/`).
     pub output_prefix: String,
     /// From `AUDIOPROC_PRESET`, `AUDIOPROC_TARGET_LUFS`, `AUDIOPROC_TRUE_PEAK_DBTP`,
-    /// `AUDIOPROC_MODE`, `AUDIOPROC_FORMAT` (default flac), `AUDIOPROC_SAMPLE_RATE`.
+    /// `AUDIOPROC_MODE`, `AUDIOPROC_FORMAT` (default flac), `AUDIOPROC_SAMPLE_RATE`,
+    /// `AUDIOPROC_FLAC_LEVEL` (default 5).
     pub spec: ProcessingSpec,
     /// `AUDIOPROC_ALLOWED_BUCKETS` (comma list); empty = any bucket.
     pub allowed_buckets: Vec<String>,
@@ -68,6 +69,9 @@ impl Config {
         }
         if let Some(r) = get("AUDIOPROC_SAMPLE_RATE") {
             spec.sample_rate = Some(r.parse().map_err(|_| format!("AUDIOPROC_SAMPLE_RATE={r:?} is not a rate in Hz"))?);
+        }
+        if let Some(l) = get("AUDIOPROC_FLAC_LEVEL") {
+            spec.flac_level = l.parse().map_err(|_| format!("AUDIOPROC_FLAC_LEVEL={l:?} is not a level 0…8"))?;
         }
         spec.validate().map_err(|e| format!("processing settings: {e}"))?;
         let output_bucket = get("AUDIOPROC_OUTPUT_BUCKET");
@@ -128,11 +132,12 @@ mod tests {
             ("AUDIOPROC_MODE", "limit"),
             ("AUDIOPROC_FORMAT", "mp3"),
             ("AUDIOPROC_SAMPLE_RATE", "48000"),
+            ("AUDIOPROC_FLAC_LEVEL", "8"),
             ("AUDIOPROC_ALLOWED_BUCKETS", "a, b"),
         ])
         .unwrap();
         assert_eq!((c.spec.target_lufs, c.spec.true_peak_dbtp, c.spec.mode), (-16.0, -1.0, PeakMode::Limit));
-        assert_eq!((c.spec.format, c.spec.sample_rate), (OutputFormat::Mp3, Some(48_000)));
+        assert_eq!((c.spec.format, c.spec.sample_rate, c.spec.flac_level), (OutputFormat::Mp3, Some(48_000), 8));
         assert_eq!(c.allowed_buckets, ["a", "b"]);
         assert!(c.bucket_allowed("b") && !c.bucket_allowed("c"));
     }
@@ -146,6 +151,8 @@ mod tests {
             ("AUDIOPROC_MODE", "clip"),
             ("AUDIOPROC_MAX_INPUT_BYTES", "-1"),
             ("AUDIOPROC_TRUE_PEAK_DBTP", "5"),
+            ("AUDIOPROC_FLAC_LEVEL", "9"),
+            ("AUDIOPROC_FLAC_LEVEL", "fast"),
         ] {
             let e = config(&[(k, v)]).unwrap_err();
             assert!(e.contains(k) || e.contains("settings"), "{e}");

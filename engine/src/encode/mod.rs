@@ -25,6 +25,7 @@ use std::io::{Seek, Write};
 
 use crate::channels::ChannelRole;
 use crate::error::{Error, Result};
+use crate::threads::Threads;
 
 /// Output container + codec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -158,10 +159,13 @@ pub struct EncodeOptions {
     pub mp3: Mp3Bitrate,
     /// Opus bit rate in kb/s for the whole stream.
     pub opus_kbps: u32,
+    /// FLAC compression level, 0 (fastest) ..= 8 (smallest), as `flac -0` … `flac -8`.
+    pub flac_level: u8,
 }
 
 impl EncodeOptions {
-    /// Defaults for a format: 24-bit PCM, dither on, MP3 VBR quality 2, Opus 160 kb/s.
+    /// Defaults for a format: 24-bit PCM, dither on, MP3 VBR quality 2, Opus 160 kb/s, FLAC
+    /// level 5 (as `flac`'s default).
     pub fn new(format: OutputFormat) -> Self {
         EncodeOptions {
             format,
@@ -169,6 +173,7 @@ impl EncodeOptions {
             dither: true,
             mp3: Mp3Bitrate::Vbr(2),
             opus_kbps: 160,
+            flac_level: 5,
         }
     }
 }
@@ -192,13 +197,29 @@ pub struct Encoder<W: Write + Seek> {
 
 impl<W: Write + Seek> Encoder<W> {
     /// Starts a stream of `layout.len()` channels at `sample_rate` Hz (which must be one the
-    /// format can carry: see [`OutputFormat::writable_rate`]).
+    /// format can carry: see [`OutputFormat::writable_rate`]), free to use a helper thread
+    /// ([`Threads::Pipelined`]; see [`Encoder::with_threads`]).
+    ///
+    /// # Errors
+    /// As [`Encoder::with_threads`].
+    pub fn new(options: &EncodeOptions, sample_rate: u32, layout: &[ChannelRole], sink: W) -> Result<Self> {
+        Self::with_threads(options, sample_rate, layout, sink, Threads::Pipelined)
+    }
+
+    /// As [`Encoder::new`], choosing whether the codec may use a helper thread (FLAC encodes
+    /// frames on two threads with [`Threads::Pipelined`]); the bytes are the same either way.
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] when the format cannot carry the rate, channel count or
     /// sample format; [`Error::Io`] when the header cannot be written; [`Error::Encode`] when
     /// the codec library refuses the configuration.
-    pub fn new(options: &EncodeOptions, sample_rate: u32, layout: &[ChannelRole], sink: W) -> Result<Self> {
+    pub fn with_threads(
+        options: &EncodeOptions,
+        sample_rate: u32,
+        layout: &[ChannelRole],
+        sink: W,
+        threads: Threads,
+    ) -> Result<Self> {
         let channels = layout.len();
         let format = options.format;
         if channels == 0 {
@@ -220,7 +241,9 @@ impl<W: Write + Seek> Encoder<W> {
         }
         let writer = match format {
             OutputFormat::Wav => Writer::Wav(wav::WavWriter::new(options, sample_rate, layout, sink)?),
-            OutputFormat::Flac => Writer::Flac(Box::new(flac::FlacWriter::new(options, sample_rate, channels, sink)?)),
+            OutputFormat::Flac => {
+                Writer::Flac(Box::new(flac::FlacWriter::new(options, sample_rate, channels, sink, threads)?))
+            }
             OutputFormat::Mp3 => Writer::Mp3(mp3::Mp3Writer::new(options, sample_rate, channels, sink)?),
             OutputFormat::Opus => Writer::Opus(opus::OpusWriter::new(options, sample_rate, channels, sink)?),
         };

@@ -107,7 +107,7 @@ impl Pass<'_, '_> {
         let plan = &self.job.plan;
         match self.job.threads {
             Threads::Single => {
-                let mut encoder = open_encoder(path, plan, layout)?;
+                let mut encoder = open_encoder(path, plan, layout, Threads::Single)?;
                 self.run(|ready| encoder.write(ready).map(|()| true).map_err(|e| writing(path, e)))?;
                 close_encoder(path, encoder)
             }
@@ -116,7 +116,7 @@ impl Pass<'_, '_> {
                 let cancel = self.job.cancel;
                 std::thread::scope(|scope| {
                     let writer = scope.spawn(move || -> Result<u64> {
-                        let mut encoder = open_encoder(path, plan, layout)?;
+                        let mut encoder = open_encoder(path, plan, layout, Threads::Pipelined)?;
                         for block in from_pass {
                             encoder.write(&block).map_err(|e| writing(path, e))?;
                         }
@@ -185,9 +185,14 @@ fn writing(path: &Path, e: Error) -> Error {
 }
 
 /// An encoder writing to a new file at `path`.
-fn open_encoder(path: &Path, plan: &Plan, layout: &[ChannelRole]) -> Result<Encoder<BufWriter<File>>> {
+fn open_encoder(
+    path: &Path,
+    plan: &Plan,
+    layout: &[ChannelRole],
+    threads: Threads,
+) -> Result<Encoder<BufWriter<File>>> {
     let file = File::create(path).map_err(|e| writing(path, e.into()))?;
-    Encoder::new(&plan.encode, plan.out_rate, layout, BufWriter::with_capacity(1 << 20, file))
+    Encoder::with_threads(&plan.encode, plan.out_rate, layout, BufWriter::with_capacity(1 << 20, file), threads)
         .map_err(|e| writing(path, e))
 }
 

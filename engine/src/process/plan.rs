@@ -59,6 +59,7 @@ impl Plan {
             dither: spec.dither,
             mp3: spec.mp3,
             opus_kbps: spec.opus_kbps,
+            flac_level: spec.flac_level,
         };
         Plan { in_rate: info.sample_rate, out_rate, in_layout: info.layout.clone(), out_channels, encode, notes }
     }

@@ -154,6 +154,8 @@ pub struct ProcessingSpec {
     pub mp3: Mp3Bitrate,
     /// Opus bit rate, kb/s.
     pub opus_kbps: u32,
+    /// FLAC compression level, 0 (fastest) ..= 8 (smallest); default 5, as `flac`.
+    pub flac_level: u8,
     /// Copy title/artist/album/track/date/genre and cover art from the input.
     pub copy_metadata: bool,
     /// Write ReplayGain 2.0 (or Opus R128) tags describing the output.
@@ -189,6 +191,7 @@ impl ProcessingSpec {
             dither: true,
             mp3: encode.mp3,
             opus_kbps: encode.opus_kbps,
+            flac_level: encode.flac_level,
             copy_metadata: true,
             loudness_tags: false,
             strict_peak: false,
@@ -252,6 +255,9 @@ impl ProcessingSpec {
         {
             return bad(format!("album level {a:?} is not finite"));
         }
+        if self.flac_level > crate::encode::flac::MAX_LEVEL {
+            return bad(format!("FLAC compression level {} is outside 0…8", self.flac_level));
+        }
         if !(6..=512).contains(&self.opus_kbps) {
             return bad(format!("Opus bit rate {} kb/s is outside 6…512", self.opus_kbps));
         }
@@ -260,9 +266,13 @@ impl ProcessingSpec {
 
     /// A canonical one-line description of everything that affects the output bytes, for
     /// idempotency checks (two equal strings ⇒ equal outputs for the same input). Track mode
-    /// gives the same string as before album mode existed.
+    /// and the default FLAC level give the same string as before album mode and FLAC levels
+    /// existed.
     pub fn canonical(&self) -> String {
-        let album = self.album.map_or_else(String::new, |a| format!(";album_gain={:.4}", a.gain_db));
+        let mut album = self.album.map_or_else(String::new, |a| format!(";album_gain={:.4}", a.gain_db));
+        if self.format == OutputFormat::Flac && self.flac_level != EncodeOptions::new(self.format).flac_level {
+            album.push_str(&format!(";flac_level={}", self.flac_level));
+        }
         format!(
             "v1;target={:.2};tp={:.2};mode={};rate={};ch={};fmt={};bits={};dither={};mp3={:?};opus={};meta={};tags={};strict={};mono={:?}{album}",
             self.target_lufs,
