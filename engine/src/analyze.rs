@@ -143,11 +143,11 @@ fn meter_decoder_gated(
         meter.process(block);
         cancel.check()?;
     }
-    let gating = meter.gating().clone();
+    let (loudness, gating) = meter.finish();
     let analysis = Analysis {
         mono_mode: (info.channels() == 1).then_some(mono_mode),
         frames: decoder.frames(),
-        loudness: meter.report(),
+        loudness,
         warnings: decoder.warnings(),
         info,
     };

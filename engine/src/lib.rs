@@ -15,6 +15,7 @@
 
 pub mod album;
 pub mod analyze;
+mod block_worker;
 pub mod channels;
 pub mod decode;
 pub mod dsp;

@@ -83,7 +83,14 @@ fn bessel_i0(x: f64) -> f64 {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PolyphaseInterpolator {
     branches: Vec<[f32; TAPS]>,
+    /// No interpolated point is larger than this times the largest input magnitude in its
+    /// window: the largest branch's `Σ|h|`, with a margin for the kernel's f32 rounding.
+    gain_bound: f32,
 }
+
+/// Window positions [`PolyphaseInterpolator::peak_above`] skips or computes together (a
+/// multiple of the kernel's `LANES`).
+const SKIP_RUN: usize = 256;
 
 impl PolyphaseInterpolator {
     /// The interpolator for `sample_rate` (factor [`oversampling_factor`]).
@@ -93,7 +100,9 @@ impl PolyphaseInterpolator {
 
     /// The interpolator for oversampling factor `l` (1 or less: no interpolated points).
     pub fn with_factor(l: usize) -> Self {
-        PolyphaseInterpolator { branches: design_branches(l) }
+        let branches = design_branches(l);
+        let l1 = branches.iter().map(|h| h.iter().map(|t| t.abs()).sum::<f32>()).fold(0f32, f32::max);
+        PolyphaseInterpolator { branches, gain_bound: l1 * 1.001 }
     }
 
     /// Whether there are no interpolated points (no oversampling at this rate).
@@ -112,6 +121,31 @@ impl PolyphaseInterpolator {
             }
         });
         lane_max.iter().fold(0f32, |m, &v| m.max(v))
+    }
+
+    /// The largest interpolated magnitude over the full window positions of `w` that could
+    /// exceed `floor`; runs of positions that provably cannot (the largest input magnitude in
+    /// their window times the filter's gain bound is at most `floor`) are not computed, and
+    /// neither are those under a larger value found earlier in `w`.
+    ///
+    /// So `max(floor, peak_above(w, floor)) == max(floor, peak(w))` exactly (each position is
+    /// computed the same way, or shown to be no larger): a meter that keeps a running maximum
+    /// gets the same figure while skipping most of a programme's quieter passages.
+    #[inline]
+    pub fn peak_above(&self, w: &[f32], floor: f32) -> f32 {
+        let total = positions(w);
+        let mut best = 0f32;
+        let mut n = 0;
+        while n < total {
+            let run = SKIP_RUN.min(total - n);
+            let window = &w[n..n + run + TAPS - 1];
+            let level = window.iter().fold(0f32, |m, &x| m.max(x.abs()));
+            if level * self.gain_bound > floor.max(best) {
+                best = best.max(self.peak(window));
+            }
+            n += run;
+        }
+        best
     }
 
     /// Per-position peaks, for detectors that need to know *where* the peaks are: for every
@@ -214,6 +248,46 @@ mod tests {
                 assert!((a - s).abs() <= 1e-6 * s.max(1.0), "{a} vs {s} at len {len}");
                 assert_eq!(a.max(0.25), out.iter().fold(0.25f32, |m, &v| m.max(v)));
             }
+        }
+    }
+
+    #[test]
+    fn skipping_positions_under_the_floor_never_changes_the_running_maximum() {
+        // A programme whose level swings over 40 dB, so whole runs fall under the floor.
+        let w: Vec<f32> = (0..20_000)
+            .map(|i| {
+                let envelope = 10f32.powf(-2.0 * ((i as f32 / 3000.0).sin() * 0.5 + 0.5));
+                envelope * (((i * 7919) % 101) as f32 / 50.0 - 1.0)
+            })
+            .collect();
+        for l in [2, 4] {
+            let interp = PolyphaseInterpolator::with_factor(l);
+            let all = interp.peak(&w);
+            for floor in [0.0, 0.001, 0.1, all * 0.5, all * 0.999, all, 2.0] {
+                let skipped = interp.peak_above(&w, floor);
+                assert_eq!(skipped.max(floor), all.max(floor), "x{l}, floor {floor}");
+                assert!(skipped <= all);
+            }
+            // Split into chunks with a running floor, as the meter feeds it: the same maximum.
+            let mut running = 0f32;
+            for at in (0..w.len() - TAPS).step_by(1000) {
+                let end = (at + 1000 + TAPS - 1).min(w.len());
+                running = running.max(interp.peak_above(&w[at..end], running));
+            }
+            assert_eq!(running, all, "x{l}");
+        }
+    }
+
+    #[test]
+    fn the_gain_bound_holds_for_the_worst_input() {
+        // Each branch's largest output is Σ|h| (signs of the input matching the taps').
+        for l in [2, 4] {
+            let interp = PolyphaseInterpolator::with_factor(l);
+            for h in &interp.branches {
+                let w: Vec<f32> = h.iter().map(|t| t.signum()).collect();
+                assert!(interp.peak(&w) <= interp.gain_bound, "x{l}");
+            }
+            assert!(interp.gain_bound >= 1.0 && interp.gain_bound < 2.0, "{}", interp.gain_bound);
         }
     }
 

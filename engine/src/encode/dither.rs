@@ -1,17 +1,27 @@
 //! Quantisation of `f32` samples to signed integers, with optional TPDF dither.
 //!
-//! A sample `x` becomes `round(x · 2^(bits−1) + d)` clipped to `[−2^(bits−1), 2^(bits−1) − 1]`,
+//! A sample `x` becomes `round(x · 2^(bits−1) + d)` (halves upwards) clipped to `[−2^(bits−1), 2^(bits−1) − 1]`,
 //! where `d` is 0 without dither, or the sum of two independent uniform values in `[−½, ½)`
 //! LSB with dither: a triangular (TPDF) distribution over ±1 LSB, which makes the quantisation
 //! error independent of the signal. NaN is quantised as 0.
 //!
 //! Dither is applied for every integer target (16 and 24 bits): at 24 bits it is far below any
 //! converter's noise floor and costs little, and the rule stays the same for every output.
-//! The noise comes from a fixed-seed xorshift generator, so the same input always gives the
-//! same bytes.
+//! The noise of each sample is a hash of its position in the stream (fixed seed),
+//! so the same input always gives the same bytes, however it is split into blocks.
 
-/// Seed of the dither generator (any non-zero value; fixed so outputs are reproducible).
-const DITHER_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+/// Seed of the dither generator (fixed so outputs are reproducible).
+const DITHER_SEED: u32 = 0x9E37_79B9;
+
+/// A 32-bit integer hash with good avalanche (C. Wellons, "lowbias32").
+#[inline(always)]
+fn hash32(mut x: u32) -> u32 {
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x7FEB_352D);
+    x ^= x >> 15;
+    x = x.wrapping_mul(0x846C_A68B);
+    x ^ (x >> 16)
+}
 
 /// Quantises `x` to a signed integer of `bits` bits (2..=32) without dither: round to nearest
 /// (halves upwards), clipped to the integer range; NaN gives 0.
@@ -24,77 +34,101 @@ pub fn quantize(x: f32, bits: u32) -> i32 {
 #[derive(Clone, Debug)]
 pub struct Quantizer {
     scale: f64,
-    state: Option<u64>,
+    dither: bool,
+    /// Samples quantised so far (interleaved): the index of the next sample's noise.
+    position: u64,
+    /// One block's noise, one value per interleaved sample (0 without dither).
+    noise: Vec<f32>,
 }
 
 impl Quantizer {
     /// A quantiser to `bits` bits (clamped to 2..=32); `dither` adds TPDF noise of ±1 LSB.
     pub fn new(bits: u32, dither: bool) -> Self {
-        Quantizer { scale: (1u64 << (bits.clamp(2, 32) - 1)) as f64, state: dither.then_some(DITHER_SEED) }
+        Quantizer { scale: (1u64 << (bits.clamp(2, 32) - 1)) as f64, dither, position: 0, noise: Vec::new() }
     }
 
     /// Whether this quantiser adds dither.
     pub fn dithers(&self) -> bool {
-        self.state.is_some()
+        self.dither
     }
 
-    /// TPDF noise in [−1, 1) LSB: the sum of two independent uniform values in [−½, ½), taken
-    /// from the two 32-bit halves of one xorshift64* draw.
-    #[inline]
-    fn tpdf(state: &mut u64) -> f64 {
-        let mut s = *state;
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        *state = s;
-        let r = s.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        const TWO_POW_32: f64 = (1u64 << 32) as f64;
-        // Through i64: a signed conversion is one instruction, an unsigned 64-bit one is not.
-        ((r >> 32) as i64 as f64 + (r & 0xFFFF_FFFF) as i64 as f64) * (1.0 / TWO_POW_32) - 1.0
+    /// The TPDF noise of the sample whose position in the stream has low 32 bits `low`, in
+    /// [−1, 1) LSB: the sum of two independent uniform values in [−½, ½), the two 16-bit halves
+    /// of a 32-bit integer hash (Wellons' "lowbias32") of the position mixed with `mix` (which
+    /// stands for the high 32 bits). A counter-based generator: every value is computed from its
+    /// position alone, so no state chains one sample to the next and the loop vectorises.
+    #[inline(always)]
+    fn tpdf(low: u32, mix: u32) -> f32 {
+        let x = hash32(low ^ mix);
+        (i32::from(x as i16) + i32::from((x >> 16) as i16)) as f32 * (1.0 / 65_536.0)
     }
 
-    /// `round(v)` (halves upwards) clipped to the integer range, NaN as 0. Rounds by truncating
-    /// a positive number, which compiles to one conversion instruction on every x86-64 (`f64::round`
-    /// is a library call without SSE4.1).
-    #[inline]
-    fn to_int(&self, v: f64) -> i32 {
-        /// Larger than any scale, so `v + OFFSET` is positive and truncation is `floor`.
-        const OFFSET: f64 = (1u64 << 33) as f64;
-        if v.is_nan() {
-            return 0;
+    /// The next `count` noise values of the stream into `self.noise` (zeros without dither).
+    fn fill_noise(&mut self, count: usize) {
+        self.noise.clear();
+        self.noise.resize(count, 0.0);
+        let mut done = 0;
+        while self.dither && done < count {
+            // A run over which the high 32 bits of the position stay the same.
+            let at = self.position + done as u64;
+            let (high, low) = ((at >> 32) as u32, at as u32);
+            let run = ((1u64 << 32) - u64::from(low)).min((count - done) as u64) as usize;
+            let mix = hash32(high ^ DITHER_SEED);
+            for (i, d) in self.noise[done..done + run].iter_mut().enumerate() {
+                *d = Self::tpdf(low.wrapping_add(i as u32), mix);
+            }
+            done += run;
         }
-        let c = v.clamp(-self.scale, self.scale - 1.0);
-        ((c + (OFFSET + 0.5)) as i64 - OFFSET as i64) as i32
+        self.position += count as u64;
+    }
+
+    /// `floor(x · scale + noise + ½)` clipped to the integer range; NaN as 0.
+    ///
+    /// Written so the loop vectorises (no float-to-integer conversion, which saturates and so
+    /// branches): adding 1.5·2^52 rounds the clipped value to an integer held in the low 32 bits
+    /// of the sum, and the comparison turns that rounding (to nearest) into `floor`.
+    #[inline(always)]
+    fn to_int(scale: f64, x: f32, noise: f32) -> i32 {
+        const MAGIC: f64 = 6_755_399_441_055_744.0;
+        let v = f64::from(x) * scale + f64::from(noise) + 0.5;
+        let c = v.max(-scale).min(scale - 0.5);
+        let m = c + MAGIC;
+        let i = (m.to_bits() as i32).wrapping_sub(i32::from(m - MAGIC > c));
+        if x.is_nan() { 0 } else { i }
     }
 
     /// Quantises one sample (see the module docs).
     #[inline]
     pub fn quantize(&mut self, x: f32) -> i32 {
-        let mut v = f64::from(x) * self.scale;
-        if let Some(state) = &mut self.state {
-            v += Self::tpdf(state);
-        }
-        self.to_int(v)
+        self.fill_noise(1);
+        Self::to_int(self.scale, x, self.noise[0])
     }
 
     /// Quantises a planar block into `out`, interleaved (frame by frame, channel by channel).
-    /// `out` is cleared first.
+    /// `out` is cleared first. The result does not depend on how a stream is split into blocks.
     pub fn quantize_interleaved(&mut self, block: &[Vec<f32>], out: &mut Vec<i32>) {
-        out.clear();
+        let channels = block.len();
         let n = block.first().map_or(0, Vec::len);
-        out.reserve(n * block.len());
+        self.fill_noise(n * channels);
+        out.clear();
+        out.resize(n * channels, 0);
+        let (scale, noise) = (self.scale, &self.noise[..]);
         match block {
-            [mono] => out.extend(mono.iter().map(|&x| self.quantize(x))),
+            [mono] => {
+                for ((o, &x), &d) in out.iter_mut().zip(mono).zip(noise) {
+                    *o = Self::to_int(scale, x, d);
+                }
+            }
             [l, r] => {
-                for (&a, &b) in l.iter().zip(r) {
-                    out.push(self.quantize(a));
-                    out.push(self.quantize(b));
+                for ((o, (&a, &b)), d) in out.chunks_exact_mut(2).zip(l.iter().zip(r)).zip(noise.chunks_exact(2)) {
+                    o[0] = Self::to_int(scale, a, d[0]);
+                    o[1] = Self::to_int(scale, b, d[1]);
                 }
             }
             _ => {
-                for i in 0..n {
-                    for plane in block {
-                        out.push(self.quantize(plane[i]));
+                for (i, (o, d)) in out.chunks_exact_mut(channels).zip(noise.chunks_exact(channels)).enumerate() {
+                    for ((o, d), plane) in o.iter_mut().zip(d).zip(block) {
+                        *o = Self::to_int(scale, plane[i], *d);
                     }
                 }
             }
@@ -115,6 +149,58 @@ mod tests {
         assert_eq!(quantize(f32::NAN, 16), 0);
         assert_eq!(quantize(f32::NEG_INFINITY, 16), -32768);
         assert_eq!(quantize(0.5 / 32768.0, 16), 1);
+    }
+
+    #[test]
+    fn blocks_of_any_size_give_the_same_samples_as_one_at_a_time() {
+        let planes: Vec<Vec<f32>> =
+            (0..3).map(|c| (0..1000).map(|i| ((i * (c + 3)) as f32 * 0.01).sin() * 0.7).collect()).collect();
+        for channels in 1..=3 {
+            let block = &planes[..channels];
+            let mut one = Quantizer::new(16, true);
+            let want: Vec<i32> = (0..1000)
+                .flat_map(|i| block.iter().map(|p| p[i]).collect::<Vec<_>>())
+                .map(|x| one.quantize(x))
+                .collect();
+            for size in [1, 3, 7, 64, 1000] {
+                let mut q = Quantizer::new(16, true);
+                let (mut got, mut out) = (Vec::new(), Vec::new());
+                for at in (0..1000).step_by(size) {
+                    let part: Vec<Vec<f32>> = block.iter().map(|p| p[at..(at + size).min(1000)].to_vec()).collect();
+                    q.quantize_interleaved(&part, &mut out);
+                    got.extend_from_slice(&out);
+                }
+                assert_eq!(got, want, "{channels} channels, blocks of {size}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_dither_is_triangular_over_plus_minus_one_lsb() {
+        let mut q = Quantizer::new(16, true);
+        q.fill_noise(400_000);
+        let noise: Vec<f64> = q.noise.iter().map(|&d| f64::from(d)).collect();
+        assert!(noise.iter().all(|d| (-1.0..1.0).contains(d)));
+        let mean = noise.iter().sum::<f64>() / noise.len() as f64;
+        let var = noise.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / noise.len() as f64;
+        // TPDF over ±1: mean 0, variance 1/6; a quarter of the mass lies beyond ±0.5.
+        assert!(mean.abs() < 0.005, "{mean}");
+        assert!((var - 1.0 / 6.0).abs() < 0.003, "{var}");
+        let outer = noise.iter().filter(|d| d.abs() > 0.5).count() as f64 / noise.len() as f64;
+        assert!((outer - 0.25).abs() < 0.005, "{outer}");
+    }
+
+    #[test]
+    fn the_noise_goes_on_across_the_32_bit_boundary_of_the_position() {
+        let mut q = Quantizer::new(16, true);
+        q.position = (1u64 << 32) - 3;
+        q.fill_noise(6);
+        let across = q.noise.clone();
+        // The low half of the position starts again, the noise does not repeat.
+        let mut start = Quantizer::new(16, true);
+        start.fill_noise(3);
+        assert_ne!(&across[3..], &start.noise[..]);
+        assert!(across.iter().all(|d| (-1.0..1.0).contains(d)));
     }
 
     #[test]

@@ -189,14 +189,16 @@ impl<W: Write + Seek> WavWriter<W> {
             }
             SampleFormat::I16 => {
                 self.quantizer.quantize_interleaved(block, &mut self.scratch);
-                for &v in &self.scratch {
-                    self.bytes.extend_from_slice(&(v as i16).to_le_bytes());
+                self.bytes.resize(self.scratch.len() * 2, 0);
+                for (b, &v) in self.bytes.chunks_exact_mut(2).zip(&self.scratch) {
+                    b.copy_from_slice(&(v as i16).to_le_bytes());
                 }
             }
             SampleFormat::I24 => {
                 self.quantizer.quantize_interleaved(block, &mut self.scratch);
-                for &v in &self.scratch {
-                    self.bytes.extend_from_slice(&v.to_le_bytes()[..3]);
+                self.bytes.resize(self.scratch.len() * 3, 0);
+                for (b, &v) in self.bytes.chunks_exact_mut(3).zip(&self.scratch) {
+                    b.copy_from_slice(&v.to_le_bytes()[..3]);
                 }
             }
         }

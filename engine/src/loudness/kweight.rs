@@ -140,80 +140,90 @@ fn calibration() -> f64 {
     table / ours.gain(48_000, 997.0)
 }
 
-/// One channel's K-weighting filter state (transposed direct form II, in f64).
+/// One channel's K-weighting filter state (direct form I, in f64).
+///
+/// Direct form I keeps the loop-carried dependency of each stage to one multiply and one
+/// subtraction per sample (`y = (feed-forward − a2·y[n−2]) − a1·y[n−1]`): the feed-forward
+/// terms of the next sample are computed while the previous one's recursion finishes, which
+/// makes the filter about twice as fast as the transposed form II, whose recursion runs through
+/// the state update. In f64 both forms agree to within rounding (~1e-15 relative).
 #[derive(Clone, Debug)]
 pub struct KWeighting {
     c: KWeightingCoefficients,
-    /// Shelf state.
-    s: [f64; 2],
-    /// High-pass state.
-    h: [f64; 2],
+    /// The last two inputs, x[n−1] and x[n−2].
+    x: [f64; 2],
+    /// The last two shelf outputs (the high-pass's last two inputs).
+    y: [f64; 2],
+    /// The last two high-pass outputs.
+    z: [f64; 2],
+}
+
+/// The shelf output of one sample.
+#[inline(always)]
+fn shelf(c: &KWeightingCoefficients, xi: f64, x: [f64; 2], y: [f64; 2]) -> f64 {
+    let a = &c.shelf;
+    (a.b0 * xi + a.b1 * x[0] + a.b2 * x[1] - a.a2 * y[1]) - a.a1 * y[0]
+}
+
+/// The high-pass output of one sample given the shelf output `yi`.
+#[inline(always)]
+fn high_pass(c: &KWeightingCoefficients, yi: f64, y: [f64; 2], z: [f64; 2]) -> f64 {
+    let b = &c.high_pass;
+    (b.b0 * yi + b.b1 * y[0] + b.b2 * y[1] - b.a2 * z[1]) - b.a1 * z[0]
 }
 
 impl KWeighting {
     /// A filter at rest for `sample_rate`.
     pub fn new(sample_rate: u32) -> Self {
-        KWeighting { c: KWeightingCoefficients::new(sample_rate), s: [0.0; 2], h: [0.0; 2] }
+        KWeighting { c: KWeightingCoefficients::new(sample_rate), x: [0.0; 2], y: [0.0; 2], z: [0.0; 2] }
     }
 
     /// Filters `x` and adds the squares of the output to `sum_sq`, in order, so that the result
     /// does not depend on how the input is split into calls.
     #[inline]
-    pub fn accumulate_squares(&mut self, x: &[f32], sum_sq: &mut f64) {
-        let KWeightingCoefficients { shelf: a, high_pass: b } = self.c;
-        let [mut s1, mut s2] = self.s;
-        let [mut h1, mut h2] = self.h;
+    pub fn accumulate_squares(&mut self, input: &[f32], sum_sq: &mut f64) {
+        let c = self.c;
+        let (mut x, mut y, mut z) = (self.x, self.y, self.z);
         let mut acc = *sum_sq;
-        for &xi in x {
+        for &xi in input {
             let xi = f64::from(xi);
-            let y = a.b0 * xi + s1;
-            s1 = a.b1 * xi - a.a1 * y + s2;
-            s2 = a.b2 * xi - a.a2 * y;
-            let z = b.b0 * y + h1;
-            h1 = b.b1 * y - b.a1 * z + h2;
-            h2 = b.b2 * y - b.a2 * z;
-            acc += z * z;
+            let yi = shelf(&c, xi, x, y);
+            let zi = high_pass(&c, yi, y, z);
+            (x, y, z) = ([xi, x[0]], [yi, y[0]], [zi, z[0]]);
+            acc += zi * zi;
         }
         *sum_sq = acc;
-        self.s = [s1, s2];
-        self.h = [h1, h2];
+        (self.x, self.y, self.z) = (x, y, z);
     }
 
-    /// Filters two channels in one pass (independent recursions interleave, which roughly halves
-    /// the time of two separate passes). Same results as two [`Self::accumulate_squares`] calls.
+    /// Filters two channels in one pass (the two independent recursions interleave, so two
+    /// channels cost little more than one). Same results as two [`Self::accumulate_squares`]
+    /// calls.
     #[inline]
     pub fn accumulate_squares_pair(l: &mut Self, r: &mut Self, xl: &[f32], xr: &[f32], sl: &mut f64, sr: &mut f64) {
         debug_assert_eq!(xl.len(), xr.len());
-        let KWeightingCoefficients { shelf: a, high_pass: b } = l.c;
-        let ([mut ls1, mut ls2], [mut lh1, mut lh2]) = (l.s, l.h);
-        let ([mut rs1, mut rs2], [mut rh1, mut rh2]) = (r.s, r.h);
+        let c = l.c;
+        let (mut lx, mut ly, mut lz) = (l.x, l.y, l.z);
+        let (mut rx, mut ry, mut rz) = (r.x, r.y, r.z);
         let (mut al, mut ar) = (*sl, *sr);
         for (&xl, &xr) in xl.iter().zip(xr) {
             let (xl, xr) = (f64::from(xl), f64::from(xr));
-            let yl = a.b0 * xl + ls1;
-            let yr = a.b0 * xr + rs1;
-            ls1 = a.b1 * xl - a.a1 * yl + ls2;
-            rs1 = a.b1 * xr - a.a1 * yr + rs2;
-            ls2 = a.b2 * xl - a.a2 * yl;
-            rs2 = a.b2 * xr - a.a2 * yr;
-            let zl = b.b0 * yl + lh1;
-            let zr = b.b0 * yr + rh1;
-            lh1 = b.b1 * yl - b.a1 * zl + lh2;
-            rh1 = b.b1 * yr - b.a1 * zr + rh2;
-            lh2 = b.b2 * yl - b.a2 * zl;
-            rh2 = b.b2 * yr - b.a2 * zr;
+            let (yl, yr) = (shelf(&c, xl, lx, ly), shelf(&c, xr, rx, ry));
+            let (zl, zr) = (high_pass(&c, yl, ly, lz), high_pass(&c, yr, ry, rz));
+            (lx, ly, lz) = ([xl, lx[0]], [yl, ly[0]], [zl, lz[0]]);
+            (rx, ry, rz) = ([xr, rx[0]], [yr, ry[0]], [zr, rz[0]]);
             al += zl * zl;
             ar += zr * zr;
         }
         (*sl, *sr) = (al, ar);
-        (l.s, l.h) = ([ls1, ls2], [lh1, lh2]);
-        (r.s, r.h) = ([rs1, rs2], [rh1, rh2]);
+        (l.x, l.y, l.z) = (lx, ly, lz);
+        (r.x, r.y, r.z) = (rx, ry, rz);
     }
 
     /// Flushes state values too small to matter to zero, so long silences never run the
     /// recursion on subnormal numbers (which are ~100x slower on x86).
     pub fn flush_tiny(&mut self) {
-        for v in self.s.iter_mut().chain(self.h.iter_mut()) {
+        for v in self.x.iter_mut().chain(self.y.iter_mut()).chain(self.z.iter_mut()) {
             if v.abs() < 1e-25 {
                 *v = 0.0;
             }
@@ -263,6 +273,45 @@ mod tests {
         }
         // The table's own calibration point: +0.691 dB at 997 Hz.
         assert!((db(table.gain(48_000, 997.0)) - 0.691).abs() < 0.01);
+    }
+
+    /// The textbook transposed direct form II, as the filter was written before: the direct
+    /// form I must agree with it far below anything a loudness figure shows.
+    fn transposed_form_ii_energy(c: KWeightingCoefficients, x: &[f32]) -> f64 {
+        let (a, b) = (c.shelf, c.high_pass);
+        let (mut s1, mut s2, mut h1, mut h2, mut acc) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for &xi in x {
+            let xi = f64::from(xi);
+            let y = a.b0 * xi + s1;
+            s1 = a.b1 * xi - a.a1 * y + s2;
+            s2 = a.b2 * xi - a.a2 * y;
+            let z = b.b0 * y + h1;
+            h1 = b.b1 * y - b.a1 * z + h2;
+            h2 = b.b2 * y - b.a2 * z;
+            acc += z * z;
+        }
+        acc
+    }
+
+    #[test]
+    fn direct_form_i_agrees_with_transposed_form_ii() {
+        for rate in [8_000, 44_100, 48_000, 192_000] {
+            // Noise-like music with a low-frequency rumble, a minute long.
+            let x: Vec<f32> = (0..rate as usize * 60)
+                .map(|i| {
+                    let t = i as f64 / f64::from(rate);
+                    (0.3 * (2.0 * std::f64::consts::PI * 31.0 * t).sin()
+                        + 0.2 * ((i as f64 * 0.618_034).fract() - 0.5)
+                        + 0.1 * (2.0 * std::f64::consts::PI * 3_000.0 * t).sin()) as f32
+                })
+                .collect();
+            let mut k = KWeighting::new(rate);
+            let mut ours = 0.0;
+            k.accumulate_squares(&x, &mut ours);
+            let reference = transposed_form_ii_energy(KWeightingCoefficients::new(rate), &x);
+            let lu = 10.0 * (ours / reference).log10();
+            assert!(lu.abs() < 1e-9, "rate {rate}: {lu} LU apart");
+        }
     }
 
     #[test]

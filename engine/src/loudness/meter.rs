@@ -18,7 +18,6 @@ use super::kweight::KWeighting;
 use super::true_peak::TruePeak;
 use crate::channels::ChannelRole;
 use crate::error::{Error, Result};
-use crate::threads::Threads;
 
 /// How a one-channel stream is weighted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -119,7 +118,7 @@ pub struct LoudnessMeter {
 }
 
 /// Frames in the meter's 100 ms sub-block at `sample_rate`.
-fn sub_block_frames(sample_rate: u32) -> usize {
+pub(super) fn sub_block_frames(sample_rate: u32) -> usize {
     (sample_rate as usize + 5) / 10
 }
 
@@ -214,6 +213,15 @@ impl LoudnessMeter {
         }
     }
 
+    /// Takes over the true-peak detectors (and the curve's true peak per step) that measured
+    /// this meter's programme on another thread (see [`super::ThreadedMeter`]).
+    pub(super) fn adopt_true_peaks(&mut self, peaks: Vec<TruePeak>, steps: Option<PeakSteps>) {
+        self.true_peaks = peaks;
+        if let Some(c) = &mut self.curve {
+            c.peaks = steps;
+        }
+    }
+
     fn complete_sub_block(&mut self) {
         let energy: f64 = self.weights.iter().zip(&self.sums).map(|(w, s)| w * s).sum::<f64>() / self.sub_block as f64;
         self.sums.iter_mut().for_each(|s| *s = 0.0);
@@ -280,102 +288,6 @@ impl LoudnessMeter {
                 .curve
                 .as_ref()
                 .map(|c| Curve::from_series(&c.momentary, &c.short_term, c.peaks.as_ref().map(PeakSteps::values))),
-        }
-    }
-}
-
-/// Blocks queued for a [`ThreadedMeter`]'s true-peak thread.
-const TRUE_PEAK_QUEUE_BLOCKS: usize = 8;
-
-/// A [`LoudnessMeter`] that measures the true peak on a second thread (or on the caller's, with
-/// [`Threads::Single`]).
-///
-/// True-peak oversampling costs about as much as the rest of the meter together, so splitting
-/// it off nearly halves the wall time of a measurement on a machine with a free core; the
-/// figures are identical to a [`LoudnessMeter`] with `true_peak: true`. Blocks are copied into a
-/// short bounded queue, so memory stays constant.
-#[derive(Debug)]
-pub struct ThreadedMeter {
-    meter: LoudnessMeter,
-    queue: Option<std::sync::mpsc::SyncSender<Vec<Vec<f32>>>>,
-    worker: Option<std::thread::JoinHandle<TruePeakWork>>,
-}
-
-/// What a [`ThreadedMeter`]'s true-peak thread measured: the detectors, and the true peak per
-/// step when the curve is recorded.
-type TruePeakWork = (Vec<TruePeak>, Option<PeakSteps>);
-
-impl ThreadedMeter {
-    /// A meter for `sample_rate` Hz with one weight per channel, true peak included, on a
-    /// helper thread when `threads` is [`Threads::Pipelined`]; `curve` records the loudness
-    /// curve too ([`MeterOptions::curve`]).
-    ///
-    /// # Errors
-    /// As [`LoudnessMeter::new`], and [`Error::Io`] if the thread cannot be started.
-    pub fn new(sample_rate: u32, weights: &[f64], threads: Threads, curve: bool) -> Result<Self> {
-        if threads == Threads::Single {
-            // One thread: the plain meter measures the true peak itself.
-            let meter = LoudnessMeter::new(sample_rate, weights, MeterOptions { true_peak: true, curve })?;
-            return Ok(ThreadedMeter { meter, queue: None, worker: None });
-        }
-        let meter = LoudnessMeter::new(sample_rate, weights, MeterOptions { true_peak: false, curve })?;
-        let (queue, blocks) = std::sync::mpsc::sync_channel::<Vec<Vec<f32>>>(TRUE_PEAK_QUEUE_BLOCKS);
-        let mut peaks = vec![TruePeak::new(sample_rate); weights.len()];
-        let mut steps = curve.then(|| PeakSteps::new(sub_block_frames(sample_rate)));
-        let worker = std::thread::Builder::new().name("true-peak".to_owned()).spawn(move || {
-            for block in blocks {
-                match &mut steps {
-                    Some(steps) => steps.process(&mut peaks, &block),
-                    None => peaks.iter_mut().zip(&block).for_each(|(tp, plane)| tp.process(plane)),
-                }
-            }
-            (peaks, steps)
-        })?;
-        Ok(ThreadedMeter { meter, queue: Some(queue), worker: Some(worker) })
-    }
-
-    /// Feeds one block: one plane per channel, all the same length.
-    ///
-    /// # Panics
-    /// As [`LoudnessMeter::process`].
-    pub fn process<P: AsRef<[f32]>>(&mut self, planes: &[P]) {
-        self.meter.process(planes);
-        if let Some(queue) = &self.queue {
-            // The worker only stops when the queue closes (or it panicked: `report` re-raises).
-            let _ = queue.send(planes.iter().map(|p| p.as_ref().to_vec()).collect());
-        }
-    }
-
-    /// The gating blocks of the integrated loudness so far (see [`LoudnessMeter::gating`]).
-    pub fn gating(&self) -> &GatingHistogram {
-        self.meter.gating()
-    }
-
-    /// The finished measurement. Waits for the true-peak thread; a panic there is re-raised here.
-    pub fn report(mut self) -> LoudnessReport {
-        self.queue = None;
-        if let Some(worker) = self.worker.take() {
-            match worker.join() {
-                Ok((peaks, steps)) => {
-                    self.meter.true_peaks = peaks;
-                    if let Some(c) = &mut self.meter.curve {
-                        c.peaks = steps;
-                    }
-                }
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        self.meter.report()
-    }
-}
-
-impl Drop for ThreadedMeter {
-    /// A meter dropped before [`ThreadedMeter::report`] (a pass that failed or was cancelled)
-    /// closes the queue and joins its true-peak thread, so no thread outlives the pass.
-    fn drop(&mut self) {
-        self.queue = None;
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
         }
     }
 }

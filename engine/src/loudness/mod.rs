@@ -6,15 +6,19 @@
 //! - [`histogram`]: O(1)-memory gating for integrated loudness and loudness range.
 //! - [`meter`]: the [`LoudnessMeter`] that ties them together and its [`LoudnessReport`].
 //! - [`curve`]: the bounded loudness curve a meter records when asked ([`Curve`]).
+//! - [`threaded`]: the [`ThreadedMeter`] that runs the meter's two halves (loudness, true peak)
+//!   on helper threads.
 
 pub mod curve;
 pub mod histogram;
 pub mod kweight;
 pub mod meter;
+pub mod threaded;
 pub mod true_peak;
 
 pub use curve::{CURVE_MAX_POINTS, CURVE_SCHEMA, Curve};
-pub use meter::{LoudnessMeter, LoudnessReport, MeterOptions, MonoMode, ThreadedMeter, channel_weights};
+pub use meter::{LoudnessMeter, LoudnessReport, MeterOptions, MonoMode, channel_weights};
+pub use threaded::ThreadedMeter;
 
 /// Converts a mean-square energy (already channel-weighted) to loudness in LUFS.
 /// Zero energy gives −∞.

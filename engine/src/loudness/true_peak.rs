@@ -47,7 +47,9 @@ impl TruePeak {
             let n = chunk.len();
             self.buf[TAPS - 1..TAPS - 1 + n].copy_from_slice(chunk);
             let window = &self.buf[TAPS - 1 - self.history..TAPS - 1 + n];
-            let peak = self.interpolator.peak(window);
+            // Points that cannot raise the running maxima are not computed (exact: see
+            // `peak_above`); `recent_max` is never above `interpolated_max`.
+            let peak = self.interpolator.peak_above(window, self.recent_max);
             self.interpolated_max = self.interpolated_max.max(peak);
             self.recent_max = self.recent_max.max(peak);
             self.buf.copy_within(n..n + TAPS - 1, 0);

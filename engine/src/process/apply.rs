@@ -5,16 +5,19 @@
 //! "gain → resample" would have it) so that the limiter sees the final sample rate and no
 //! resampling filter can add inter-sample overs after the peak control.
 //!
-//! With [`Threads::Pipelined`] the encoder (quantisation, dither, compression, file writes) runs
-//! on its own thread, fed through a short bounded queue, while this thread decodes, applies and
-//! meters: the two halves take about the same time, so a file is written in nearly half the wall
-//! time, and memory stays bounded by the queue. With [`Threads::Single`] the encoder runs inline.
+//! With [`Threads::Pipelined`] this thread only decodes and applies the stages: each block out
+//! of the chain is copied once and shared by the encoder (quantisation, dither, compression,
+//! file writes) and the output meter's two halves (loudness, true peak), each on its own thread
+//! behind a short bounded queue. Measuring the output then costs almost no wall time beside the
+//! encoder, and memory stays bounded by the queues. With [`Threads::Single`] everything runs
+//! inline.
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
+use crate::block_worker::SharedBlock;
 use crate::channels::ChannelRole;
 use crate::decode::{Decoder, StreamInfo};
 use crate::dsp::{Gain, LimiterOptions, Stage, StageChain, TruePeakLimiter};
@@ -108,11 +111,11 @@ impl Pass<'_, '_> {
         match self.job.threads {
             Threads::Single => {
                 let mut encoder = open_encoder(path, plan, layout, Threads::Single)?;
-                self.run(|ready| encoder.write(ready).map(|()| true).map_err(|e| writing(path, e)))?;
+                self.run(|ready| encoder.write(ready.planes()).map(|()| true).map_err(|e| writing(path, e)))?;
                 close_encoder(path, encoder)
             }
             Threads::Pipelined => {
-                let (to_encoder, from_pass) = mpsc::sync_channel::<Vec<Vec<f32>>>(ENCODER_QUEUE_BLOCKS);
+                let (to_encoder, from_pass) = mpsc::sync_channel::<SharedBlock>(ENCODER_QUEUE_BLOCKS);
                 let cancel = self.job.cancel;
                 std::thread::scope(|scope| {
                     let writer = scope.spawn(move || -> Result<u64> {
@@ -127,7 +130,7 @@ impl Pass<'_, '_> {
                     });
                     // A closed queue means the encoder stopped on an error: its join says which.
                     // The scope joins the writer on every path, so it never outlives the pass.
-                    let fed = self.run(|ready| Ok(to_encoder.send(ready.to_vec()).is_ok()));
+                    let fed = self.run(|ready| Ok(to_encoder.send(ready.into_shared()).is_ok()));
                     drop(to_encoder);
                     let written = writer.join();
                     fed?;
@@ -138,8 +141,9 @@ impl Pass<'_, '_> {
     }
 
     /// Runs every block through the chain and the meter and hands it to `deliver`, which
-    /// returns `false` to stop early.
-    fn run(&mut self, mut deliver: impl FnMut(&[Vec<f32>]) -> Result<bool>) -> Result<()> {
+    /// returns `false` to stop early. Pipelined, each block is copied once out of the chain and
+    /// that copy is shared by the meter's threads and the encoder.
+    fn run(&mut self, mut deliver: impl FnMut(Ready<'_>) -> Result<bool>) -> Result<()> {
         let (job, decoder, chain, meter) = (self.job, &mut self.decoder, &mut self.chain, &mut self.meter);
         let progress = |frames_done| {
             (job.progress)(Progress {
@@ -161,7 +165,14 @@ impl Pass<'_, '_> {
                 }
             };
             if ready.first().is_some_and(|p| !p.is_empty()) {
-                meter.process(ready);
+                let ready = match job.threads {
+                    Threads::Single => Ready::Borrowed(ready),
+                    Threads::Pipelined => Ready::Shared(Arc::new(ready.to_vec())),
+                };
+                match &ready {
+                    Ready::Borrowed(planes) => meter.process(planes),
+                    Ready::Shared(block) => meter.process_shared(block),
+                }
                 if !deliver(ready)? {
                     break;
                 }
@@ -173,6 +184,30 @@ impl Pass<'_, '_> {
         }
         progress(decoder.frames());
         Ok(())
+    }
+}
+
+/// A block out of the chain, as the pass hands it to its consumer.
+enum Ready<'a> {
+    /// The chain's own planes (one thread: nothing else holds them).
+    Borrowed(&'a [Vec<f32>]),
+    /// A copy shared with the meter's threads.
+    Shared(SharedBlock),
+}
+
+impl Ready<'_> {
+    fn planes(&self) -> &[Vec<f32>] {
+        match self {
+            Ready::Borrowed(planes) => planes,
+            Ready::Shared(block) => block,
+        }
+    }
+
+    fn into_shared(self) -> SharedBlock {
+        match self {
+            Ready::Borrowed(planes) => Arc::new(planes.to_vec()),
+            Ready::Shared(block) => block,
+        }
     }
 }
 

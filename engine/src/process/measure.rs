@@ -61,14 +61,17 @@ pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder) -> Result<Measure
         m.process(chain.finish()?);
     }
     progress(decoder.frames(), Some(decoder.frames()));
-    let pre_gating = meter_pre.as_ref().map_or_else(|| meter_in.gating().clone(), |m| m.gating().clone());
+    let (loudness, gating_in) = meter_in.finish();
     let input = Analysis {
         mono_mode: (info.channels() == 1).then_some(mono_mode),
         frames: decoder.frames(),
-        loudness: meter_in.report(),
+        loudness,
         warnings: decoder.warnings(),
         info,
     };
-    let pre = meter_pre.map_or_else(|| LoudnessReport { curve: None, ..input.loudness.clone() }, ThreadedMeter::report);
+    let (pre, pre_gating) = match meter_pre {
+        Some(m) => m.finish(),
+        None => (LoudnessReport { curve: None, ..input.loudness.clone() }, gating_in),
+    };
     Ok(Measured { input, pre, pre_gating })
 }
