@@ -156,8 +156,12 @@ pub struct ProcessDocument {
     pub target_met: bool,
     /// Everything the user should know about the result.
     pub notes: Vec<String>,
-    /// Decodes the job did: of the input, and of the encoded output (0 when it failed).
+    /// Passes over the audio the job did: over the input, and over the encoded output (0 when
+    /// it failed).
     pub passes: u32,
+    /// How many of those passes decoded a file (the others read pass 1's kept copy of the
+    /// decoded input).
+    pub decodes: u32,
     /// Wall time of the job, seconds.
     pub elapsed_s: f64,
     /// The loudness curves of the input and of the output as written, when the spec asked for
@@ -233,6 +237,7 @@ impl ProcessDocument {
                 target_met: r.target_met,
                 notes: r.notes.clone(),
                 passes: r.passes,
+                decodes: r.decodes,
                 elapsed_s: round4(Some(elapsed_s)).unwrap_or(0.0),
                 curve: ProcessCurves::of(r),
                 album: r.spec.album.as_ref().map(AlbumDocument::of),
@@ -254,6 +259,7 @@ impl ProcessDocument {
                 target_met: false,
                 notes: Vec::new(),
                 passes: 0,
+                decodes: 0,
                 elapsed_s: round4(Some(elapsed_s)).unwrap_or(0.0),
                 curve: None,
                 album: None,

@@ -26,6 +26,7 @@ const SHOWN: &[&str] = &[
     "target_met",
     "notes",
     "passes",
+    "decodes",
     "elapsed_s",
     "curve",
 ];

@@ -19,7 +19,7 @@ use std::sync::{Arc, mpsc};
 
 use crate::block_worker::SharedBlock;
 use crate::channels::ChannelRole;
-use crate::decode::{Decoder, StreamInfo};
+use crate::decode::StreamInfo;
 use crate::dsp::{Gain, LimiterOptions, Stage, StageChain, TruePeakLimiter};
 use crate::encode::{Encoder, SampleFormat};
 use crate::error::{Error, Result};
@@ -27,6 +27,7 @@ use crate::loudness::{ThreadedMeter, channel_weights};
 use crate::threads::Threads;
 
 use super::plan::Plan;
+use super::replay::Source;
 use super::{Job, OutputMeasurement, PeakMode, Progress};
 
 /// Blocks queued between the apply loop and the encoder thread (a few hundred ms of audio).
@@ -44,10 +45,19 @@ pub(super) struct Applied {
 /// Runs one apply pass at `gain_db` with the limiter (in `limit` mode) aiming at
 /// `ceiling_dbtp`, encoding into `target` (`None`: a dry run).
 pub(super) fn apply(job: &mut Job<'_>, target: Option<&Path>, gain_db: f64, ceiling_dbtp: f64) -> Result<Applied> {
-    job.passes.count();
+    let source = match &job.replay {
+        Some(replay) => {
+            job.input.check_unchanged()?;
+            job.passes.count_replay();
+            Source::Replay(replay.reader()?)
+        }
+        None => {
+            job.passes.count();
+            Source::Decoder(Box::new(job.input.decoder(&job.spec.limits)?))
+        }
+    };
     let job = &*job;
     let (plan, spec) = (&job.plan, job.spec);
-    let decoder = job.input.decoder(&spec.limits)?;
     let layout = plan.out_layout();
     let mut conversion = plan.conversion_stages()?;
     let mut gain = Gain::from_db(gain_db, plan.out_channels);
@@ -66,7 +76,7 @@ pub(super) fn apply(job: &mut Job<'_>, target: Option<&Path>, gain_db: f64, ceil
     }
     let mut pass = Pass {
         job,
-        decoder,
+        source,
         chain: StageChain::new(stages),
         // The curve describes the output as written: dry runs do not record one.
         meter: ThreadedMeter::new(
@@ -96,10 +106,10 @@ pub(super) fn apply(job: &mut Job<'_>, target: Option<&Path>, gain_db: f64, ceil
     })
 }
 
-/// One pass in progress: the decoder, the stage chain and the output meter.
+/// One pass in progress: the source, the stage chain and the output meter.
 struct Pass<'j, 's> {
     job: &'j Job<'j>,
-    decoder: Decoder,
+    source: Source<'j>,
     chain: StageChain<'s>,
     meter: ThreadedMeter,
 }
@@ -144,7 +154,7 @@ impl Pass<'_, '_> {
     /// returns `false` to stop early. Pipelined, each block is copied once out of the chain and
     /// that copy is shared by the meter's threads and the encoder.
     fn run(&mut self, mut deliver: impl FnMut(Ready<'_>) -> Result<bool>) -> Result<()> {
-        let (job, decoder, chain, meter) = (self.job, &mut self.decoder, &mut self.chain, &mut self.meter);
+        let (job, decoder, chain, meter) = (self.job, &mut self.source, &mut self.chain, &mut self.meter);
         let progress = |frames_done| {
             (job.progress)(Progress {
                 pass: 2,

@@ -7,8 +7,11 @@
 //! - **encode_and_verify**: up to [`MAX_ENCODE_ATTEMPTS`] encodes, each a decode of the input;
 //!   a lossy output is decoded again after each encode to measure what was written.
 //!
-//! So a lossless job decodes 2 to 7 times and a lossy one 3 to 14 times. The count actually
-//! done is reported as [`ProcessReport::passes`](super::ProcessReport::passes).
+//! So a lossless job reads the input 2 to 7 times and a lossy one 3 to 14 times; the count
+//! actually done is reported as [`ProcessReport::passes`](super::ProcessReport::passes). A
+//! compressed input is decoded only by the first: the later passes over the input read the
+//! copy of the audio pass 1 kept (`replay.rs`) when it fits, and
+//! [`ProcessReport::decodes`](super::ProcessReport::decodes) says how many passes decoded.
 
 /// Most dry runs that calibrate the gain in `limit` mode.
 pub const LIMIT_CALIBRATION_RUNS: usize = 5;
@@ -38,20 +41,35 @@ impl DecodeBudget {
     }
 }
 
-/// The decodes a running job has done.
+/// The passes a running job has done, and how many of them decoded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Passes(u32);
+pub(super) struct Passes {
+    passes: u32,
+    decodes: u32,
+}
 
 impl Passes {
-    /// Counts one decode of the input or of the encoded output.
+    /// Counts one pass that decodes the input or the encoded output.
     pub(super) fn count(&mut self) {
-        self.0 += 1;
-        debug_assert!(self.0 <= DECODE_BUDGET.max_passes(), "over the decode budget");
+        self.count_replay();
+        self.decodes += 1;
+    }
+
+    /// Counts one pass over the input that reads pass 1's kept audio instead of decoding
+    /// (see `replay.rs`).
+    pub(super) fn count_replay(&mut self) {
+        self.passes += 1;
+        debug_assert!(self.passes <= DECODE_BUDGET.max_passes(), "over the decode budget");
+    }
+
+    /// The passes done so far.
+    pub(super) fn done(self) -> u32 {
+        self.passes
     }
 
     /// The decodes done so far.
-    pub(super) fn done(self) -> u32 {
-        self.0
+    pub(super) fn decodes(self) -> u32 {
+        self.decodes
     }
 }
 

@@ -2,13 +2,18 @@
 //! changes, also mix → resample → meter, so the gain is computed on the signal that will be
 //! encoded.
 
+use std::path::Path;
+use std::sync::Arc;
+
 use crate::analyze::Analysis;
 use crate::decode::Decoder;
 use crate::dsp::{Stage, StageChain};
 use crate::error::Result;
 use crate::loudness::histogram::GatingHistogram;
 use crate::loudness::{LoudnessReport, ThreadedMeter, channel_weights};
+use crate::threads::Threads;
 
+use super::replay::Keeper;
 use super::{Job, Progress};
 
 /// What the measure phase found.
@@ -22,9 +27,15 @@ pub(super) struct Measured {
     pub(super) pre_gating: GatingHistogram,
 }
 
-/// Runs pass 1 on the decoder the plan was made from.
-pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder) -> Result<Measured> {
+/// Runs pass 1 on the decoder the plan was made from; with `keep`, pass 1 also keeps a copy
+/// of the decoded audio for the later passes when it is worth it (`replay.rs`).
+pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder, keep: bool) -> Result<Measured> {
     job.passes.count();
+    let dir = match job.temp.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut keeper = keep.then(|| Keeper::start(decoder.info(), dir, job.threads)).flatten();
     let (plan, mono_mode) = (&job.plan, job.spec.mono_mode);
     let info = decoder.info().clone();
     let total = info.declared_frames;
@@ -47,7 +58,15 @@ pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder) -> Result<Measure
     let mut blocks = 0u32;
     job.cancel.check()?;
     while let Some(block) = decoder.next_block()? {
-        meter_in.process(block);
+        // Pipelined, one copy of the block goes to every helper thread.
+        let shared = (job.threads == Threads::Pipelined).then(|| Arc::new(block.to_vec()));
+        match &shared {
+            Some(shared) => meter_in.process_shared(shared),
+            None => meter_in.process(block),
+        }
+        if let Some(k) = &mut keeper {
+            k.keep(block, shared.as_ref());
+        }
         if let Some(m) = &mut meter_pre {
             m.process(chain.process(block)?);
         }
@@ -61,6 +80,7 @@ pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder) -> Result<Measure
         m.process(chain.finish()?);
     }
     progress(decoder.frames(), Some(decoder.frames()));
+    job.replay = keeper.and_then(|k| k.finish(decoder.frames()));
     let (loudness, gating_in) = meter_in.finish();
     let input = Analysis {
         mono_mode: (info.channels() == 1).then_some(mono_mode),

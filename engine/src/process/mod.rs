@@ -29,6 +29,7 @@ mod level;
 mod measure;
 mod options;
 mod plan;
+mod replay;
 mod report;
 mod spec;
 mod tag;
@@ -124,9 +125,19 @@ pub fn measure_for_album(
         let plan = Plan::new(spec, decoder.info());
         let (threads, progress, cancel) = (options.threads, options.progress, Cancel(options.cancel));
         let temp = Path::new("");
-        let mut job =
-            Job { input, temp, spec, plan, threads, progress, cancel, frames_total: None, passes: Passes::default() };
-        let measured = measure::measure(&mut job, decoder)?;
+        let mut job = Job {
+            input,
+            temp,
+            spec,
+            plan,
+            threads,
+            progress,
+            cancel,
+            frames_total: None,
+            passes: Passes::default(),
+            replay: None,
+        };
+        let measured = measure::measure(&mut job, decoder, false)?;
         Ok(crate::album::TrackLoudness { loudness: measured.pre, gating: measured.pre_gating })
     })
 }
@@ -152,6 +163,8 @@ struct Job<'a> {
     /// The input's length, once measured.
     frames_total: Option<u64>,
     passes: Passes,
+    /// Pass 1's decoded audio, when it was kept for the later passes.
+    replay: Option<replay::Replay>,
 }
 
 /// The phases of a job, in order.
@@ -160,10 +173,20 @@ fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, options: &ProcessOp
     let decoder = input.decoder(&spec.limits)?;
     let plan = Plan::new(spec, decoder.info());
     let (threads, progress, cancel) = (options.threads, options.progress, Cancel(options.cancel));
-    let mut job =
-        Job { input, temp, spec, plan, threads, progress, cancel, frames_total: None, passes: Passes::default() };
+    let mut job = Job {
+        input,
+        temp,
+        spec,
+        plan,
+        threads,
+        progress,
+        cancel,
+        frames_total: None,
+        passes: Passes::default(),
+        replay: None,
+    };
 
-    let measured = measure::measure(&mut job, decoder)?;
+    let measured = measure::measure(&mut job, decoder, true)?;
     job.frames_total = Some(measured.input.frames);
     let mut notes = std::mem::take(&mut job.plan.notes);
     notes.extend(measured.input.warnings.iter().map(|w| format!("input: {w}")));
@@ -188,5 +211,6 @@ fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, options: &ProcessOp
         notes,
         encode_attempts: encoded.attempts,
         passes: job.passes.done(),
+        decodes: job.passes.decodes(),
     })
 }

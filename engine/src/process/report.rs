@@ -40,7 +40,10 @@ pub struct ProcessReport {
     pub notes: Vec<String>,
     /// Encoding attempts (more than one only for lossy outputs that were corrected).
     pub encode_attempts: u32,
-    /// Decodes done: of the input (measure, limiter calibrations, encodes) and of the encoded
-    /// output (lossy verification). At most [`super::DECODE_BUDGET`]`.max_passes()`.
+    /// Passes over the audio: over the input (measure, limiter calibrations, encodes) and over
+    /// the encoded output (lossy verification). At most [`super::DECODE_BUDGET`]`.max_passes()`.
     pub passes: u32,
+    /// How many of those passes decoded a file: the others read the copy of the decoded input
+    /// that pass 1 kept (a compressed input is then decoded once, not once per pass).
+    pub decodes: u32,
 }

@@ -78,7 +78,7 @@ pub fn log(job: &Job, outcome: &Outcome, started: Instant) {
                 bucket, key, output = %w.dest_display, status, input_bytes = w.input_bytes,
                 input_lufs = i.integrated_lufs, output_lufs = o.integrated_lufs,
                 output_true_peak_dbtp = o.true_peak_dbtp, gain_db = w.process.gain_db,
-                target_met = w.process.target_met, passes = w.process.passes,
+                target_met = w.process.target_met, passes = w.process.passes, decodes = w.process.decodes,
                 download_s = w.timings.download_s, process_s = w.timings.process_s, upload_s = w.timings.upload_s,
                 total_s, "written"
             );
