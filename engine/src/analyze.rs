@@ -138,6 +138,9 @@ fn meter_decoder_gated(
     let (mono_mode, info) = (options.mono_mode, decoder.info().clone());
     let weights = channel_weights(&info.layout, mono_mode);
     let mut meter = ThreadedMeter::new(info.sample_rate, &weights, threads, options.curve)?;
+    if threads == Threads::Pipelined {
+        decoder.decode_on_two_threads()?;
+    }
     cancel.check()?;
     while let Some(block) = decoder.next_block()? {
         meter.process(block);

@@ -1,12 +1,14 @@
 //! One job on one thread or on helper threads, fed in any block size: the same figures to the
-//! bit (the true peak measured beside the loudness on its own thread, the curve included).
+//! bit (the loudness and the true peak measured on their own threads, the curve included), and
+//! the same frames from a FLAC decoder that decodes on two threads.
 
-use audioproc_engine::Threads;
 use audioproc_engine::channels::default_layout;
 use audioproc_engine::loudness::{
     LoudnessMeter, LoudnessReport, MeterOptions, MonoMode, ThreadedMeter, channel_weights,
 };
+use audioproc_engine::{Decoder, Limits, Threads, Warning};
 use audioproc_testdata::signal::programme;
+use audioproc_testdata::writers::flac;
 
 fn chunks(planes: &[Vec<f32>], chunk: usize) -> impl Iterator<Item = Vec<&[f32]>> {
     let frames = planes[0].len();
@@ -29,6 +31,51 @@ fn the_meter_gives_the_same_report_for_every_chunk_size_and_thread_choice() {
                 chunks(&sig.planes, chunk).for_each(|block| meter.process(&block));
                 assert_eq!(meter.report(), want, "{channels} ch, chunk {chunk}, {threads:?}");
             }
+        }
+    }
+}
+
+/// Every frame a decoder hands out, and what it warned about (or the error it stopped with).
+fn decode_all(bytes: &[u8], two_threads: bool) -> (Vec<Vec<f32>>, Result<Vec<Warning>, String>) {
+    let mut d = match Decoder::open(std::io::Cursor::new(bytes.to_vec()), &Limits::default()) {
+        Ok(d) => d,
+        Err(e) => return (Vec::new(), Err(e.to_string())),
+    };
+    if two_threads {
+        d.decode_on_two_threads().expect("helper thread");
+    }
+    let mut planes = vec![Vec::new(); d.info().channels()];
+    loop {
+        match d.next_block() {
+            Ok(Some(block)) => planes.iter_mut().zip(block).for_each(|(p, b)| p.extend_from_slice(b)),
+            Ok(None) => return (planes, Ok(d.warnings())),
+            Err(e) => return (planes, Err(e.to_string())),
+        }
+    }
+}
+
+#[test]
+fn flac_decoded_on_two_threads_gives_the_same_frames_and_warnings_even_when_damaged() {
+    let sig = programme(44_100, 2, 20.0, 3);
+    let good = flac(&sig, 16);
+    let mut damaged = good.clone();
+    // Scribble over a few frames in the middle (their CRCs fail: the frames are skipped).
+    for at in [damaged.len() / 3, damaged.len() / 2, damaged.len() * 2 / 3] {
+        damaged[at..at + 64].iter_mut().for_each(|b| *b ^= 0x5A);
+    }
+    let truncated = good[..good.len() * 3 / 5].to_vec();
+    for (name, bytes) in [("good", &good), ("damaged", &damaged), ("truncated", &truncated)] {
+        let one = decode_all(bytes, false);
+        let two = decode_all(bytes, true);
+        assert_eq!(one.1, two.1, "{name}: warnings");
+        assert!(one.0 == two.0, "{name}: frames differ");
+        if name == "good" {
+            assert_eq!(one.0[0].len(), sig.planes[0].len());
+            assert_eq!(one.1, Ok(Vec::new()));
+        } else {
+            // The damaged frames are dropped (the reader finds the next good one), the cut ones
+            // missing: either way fewer frames, and the same ones on both paths.
+            assert!(one.0[0].len() < sig.planes[0].len(), "{name}: {} frames", one.0[0].len());
         }
     }
 }

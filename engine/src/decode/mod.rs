@@ -19,6 +19,8 @@ mod limits;
 pub mod mp4;
 pub mod opus;
 mod opus_framing;
+mod packet;
+mod parallel;
 mod source;
 
 pub use id3v2::MAX_LEADING_TAG_BYTES;
@@ -32,9 +34,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::LazyLock;
 
-use symphonia::core::audio::GenericAudioBufferRef;
 use symphonia::core::audio::sample::SampleFormat;
-use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
 use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
@@ -46,6 +47,8 @@ use crate::channels::ChannelRole;
 use crate::error::{Error, Result, Warning, panic_message};
 use layout::layout_of;
 use limits::{check_channels, check_rate};
+use packet::{PacketOutcome, decode_packet};
+use parallel::PacketHelper;
 
 /// symphonia's codecs plus ours (Opus, which symphonia demuxes but cannot decode).
 static CODECS: LazyLock<CodecRegistry> = LazyLock::new(|| {
@@ -117,6 +120,8 @@ pub struct Decoder {
     finished: bool,
     /// The planes hold a block decoded ahead (to learn the layout) not yet handed out.
     pending_primed: bool,
+    /// The thread decoding every other packet, when asked for ([`Decoder::decode_on_two_threads`]).
+    helper: Option<PacketHelper>,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -264,6 +269,7 @@ impl Decoder {
             truncated: false,
             finished: false,
             pending_primed: false,
+            helper: None,
         };
         if me.info.layout.is_empty() {
             // The container did not say; the first decoded packet will.
@@ -347,29 +353,10 @@ impl Decoder {
     /// `false` at the end of the stream.
     fn decode_next(&mut self) -> Result<bool> {
         loop {
-            let next = guarded(|| match self.reader.next_packet() {
-                Ok(p) => Ok(p),
-                // A packet cut short by the end of the file: the file is truncated. What was
-                // decoded before it stands, with a warning.
-                Err(SymError::IoError(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    self.truncated = true;
-                    Ok(None)
-                }
-                Err(e) => Err(sym_to_error_keep_reset(e)),
-            })?;
-            let Some(packet) = next else {
+            let Some(decoded) = self.next_decoded()? else {
                 self.finished = true;
                 return Ok(false);
             };
-            if packet.track_id != self.track_id {
-                continue;
-            }
-            let decoded = guarded(|| match self.decoder.decode(&packet) {
-                Ok(buf) => Ok(PacketOutcome::Frames(copy_planes(&buf, &mut self.planes))),
-                Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => Ok(PacketOutcome::Corrupt),
-                Err(SymError::ResetRequired) => Ok(PacketOutcome::ResetRequired),
-                Err(e) => Err(sym_to_error(e)),
-            })?;
             let (spec_rate, spec_layout, non_finite) = match decoded {
                 PacketOutcome::Frames(x) => x,
                 PacketOutcome::Corrupt => {
@@ -433,6 +420,19 @@ impl Decoder {
         }
     }
 
+    /// Decodes the next packet (frames into `self.planes`), `None` at the end of the stream.
+    /// With a helper thread ([`Decoder::decode_on_two_threads`]) packets are decoded in pairs,
+    /// the first on the helper and the second here, and handed out in order.
+    fn next_decoded(&mut self) -> Result<Option<PacketOutcome>> {
+        let Some(mut helper) = self.helper.take() else {
+            let Some(packet) = self.read_packet()? else { return Ok(None) };
+            return decode_packet(&mut *self.decoder, &packet, &mut self.planes).map(Some);
+        };
+        let result = self.next_decoded_in_pairs(&mut helper);
+        self.helper = Some(helper);
+        result
+    }
+
     /// The decoded spec is authoritative; it must agree with what the stream declared (the
     /// first packet fills in a layout the container did not give).
     fn check_decoded_spec(&mut self, rate: u32, layout: Vec<ChannelRole>) -> Result<()> {
@@ -452,34 +452,28 @@ impl Decoder {
         Ok(())
     }
 
-    fn rebuild_decoder(&mut self) -> Result<()> {
-        self.resets += 1;
-        if self.resets > self.limits.max_corrupt_packets {
-            return Err(Error::Malformed { reason: "decoder keeps asking for a reset".to_owned() });
-        }
-        let params = self
-            .reader
+    /// The audio codec parameters of the track.
+    fn codec_params(&self) -> Result<AudioCodecParameters> {
+        self.reader
             .tracks()
             .iter()
             .find(|t| t.id == self.track_id)
             .and_then(|t| t.codec_params.as_ref())
             .and_then(|p| p.audio())
             .cloned()
-            .ok_or_else(|| Error::Malformed { reason: "audio track vanished after a reset".to_owned() })?;
+            .ok_or_else(|| Error::Malformed { reason: "audio track vanished after a reset".to_owned() })
+    }
+
+    fn rebuild_decoder(&mut self) -> Result<()> {
+        self.resets += 1;
+        if self.resets > self.limits.max_corrupt_packets {
+            return Err(Error::Malformed { reason: "decoder keeps asking for a reset".to_owned() });
+        }
+        let params = self.codec_params()?;
         self.decoder =
             guarded(|| CODECS.make_audio_decoder(&params, &AudioDecoderOptions::default()).map_err(sym_to_error))?;
         Ok(())
     }
-}
-
-/// What decoding one packet gave.
-enum PacketOutcome {
-    /// Frames were copied to the planes: the buffer's rate, layout and non-finite count.
-    Frames((u32, Vec<ChannelRole>, u64)),
-    /// The packet could not be decoded; skip it.
-    Corrupt,
-    /// The decoder must be rebuilt before the next packet.
-    ResetRequired,
 }
 
 fn sym_to_error_keep_reset(e: SymError) -> Error {
@@ -487,24 +481,4 @@ fn sym_to_error_keep_reset(e: SymError) -> Error {
         SymError::ResetRequired => Error::Malformed { reason: "container reset required (chained stream)".to_owned() },
         other => sym_to_error(other),
     }
-}
-
-/// Copies a decoded buffer to planar f32, replacing non-finite samples by 0. Returns the
-/// buffer's rate, layout and the number of samples replaced.
-fn copy_planes(buf: &GenericAudioBufferRef<'_>, planes: &mut Vec<Vec<f32>>) -> (u32, Vec<ChannelRole>, u64) {
-    buf.copy_to_vecs_planar::<f32>(planes);
-    let spec = buf.spec();
-    let mut non_finite = 0u64;
-    if matches!(buf, GenericAudioBufferRef::F32(_) | GenericAudioBufferRef::F64(_)) {
-        for p in planes.iter_mut() {
-            if p.iter().all(|x| x.is_finite()) {
-                continue;
-            }
-            for x in p.iter_mut().filter(|x| !x.is_finite()) {
-                *x = 0.0;
-                non_finite += 1;
-            }
-        }
-    }
-    (spec.rate(), layout_of(spec.channels()), non_finite)
 }

@@ -53,7 +53,11 @@ pub(super) fn apply(job: &mut Job<'_>, target: Option<&Path>, gain_db: f64, ceil
         }
         None => {
             job.passes.count();
-            Source::Decoder(Box::new(job.input.decoder(&job.spec.limits)?))
+            let mut decoder = job.input.decoder(&job.spec.limits)?;
+            if job.threads == Threads::Pipelined {
+                decoder.decode_on_two_threads()?;
+            }
+            Source::Decoder(Box::new(decoder))
         }
     };
     let job = &*job;

@@ -36,6 +36,9 @@ pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder, keep: bool) -> Re
         _ => Path::new("."),
     };
     let mut keeper = keep.then(|| Keeper::start(decoder.info(), dir, job.threads)).flatten();
+    if job.threads == Threads::Pipelined {
+        decoder.decode_on_two_threads()?;
+    }
     let (plan, mono_mode) = (&job.plan, job.spec.mono_mode);
     let info = decoder.info().clone();
     let total = info.declared_frames;
