@@ -3,6 +3,7 @@
 use std::io::{Read, Seek};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::decode::{Decoder, Limits, StreamInfo};
 use crate::error::{Error, Result, Warning, panic_message};
@@ -142,9 +143,20 @@ fn meter_decoder_gated(
         decoder.decode_on_two_threads()?;
     }
     cancel.check()?;
-    while let Some(block) = decoder.next_block()? {
-        meter.process(block);
-        cancel.check()?;
+    match threads {
+        Threads::Single => {
+            while let Some(block) = decoder.next_block()? {
+                meter.process(block);
+                cancel.check()?;
+            }
+        }
+        Threads::Pipelined => {
+            // The decoded blocks go to the meter's threads as they are, without a copy.
+            while let Some(block) = decoder.take_block()? {
+                meter.process_shared(&Arc::new(block));
+                cancel.check()?;
+            }
+        }
     }
     let (loudness, gating) = meter.finish();
     let analysis = Analysis {

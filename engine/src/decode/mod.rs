@@ -349,6 +349,16 @@ impl Decoder {
         Ok((held > 0).then_some(&self.block[..]))
     }
 
+    /// As [`Decoder::next_block`], but the block is handed over rather than lent: for callers
+    /// that pass it to other threads, it saves a copy (the decoder starts its next block in new
+    /// buffers).
+    ///
+    /// # Errors
+    /// As [`Decoder::next_block`].
+    pub fn take_block(&mut self) -> Result<Option<Vec<Vec<f32>>>> {
+        Ok(self.next_block()?.is_some().then(|| std::mem::take(&mut self.block)))
+    }
+
     /// Decodes packets until one yields frames (after trimming) into `self.planes`. Returns
     /// `false` at the end of the stream.
     fn decode_next(&mut self) -> Result<bool> {
