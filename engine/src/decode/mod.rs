@@ -47,7 +47,7 @@ use crate::channels::ChannelRole;
 use crate::error::{Error, Result, Warning, panic_message};
 use layout::layout_of;
 use limits::{check_channels, check_rate};
-use packet::{PacketOutcome, decode_packet};
+use packet::{PacketOutcome, Pcm16, decode_packet};
 use parallel::PacketHelper;
 
 /// symphonia's codecs plus ours (Opus, which symphonia demuxes but cannot decode).
@@ -122,6 +122,8 @@ pub struct Decoder {
     pending_primed: bool,
     /// The thread decoding every other packet, when asked for ([`Decoder::decode_on_two_threads`]).
     helper: Option<PacketHelper>,
+    /// 16-bit PCM is converted here, without symphonia's decoder.
+    pcm16: Option<Pcm16>,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -252,6 +254,7 @@ impl Decoder {
         let float =
             matches!(params.sample_format, Some(SampleFormat::F32 | SampleFormat::F64)) || codec.starts_with("pcm_f");
         let bits_per_sample = params.bits_per_sample.filter(|_| !is_lossy(&codec));
+        let pcm16 = Pcm16::for_stream(&codec, &params);
         let mut me = Decoder {
             reader,
             decoder,
@@ -270,6 +273,7 @@ impl Decoder {
             finished: false,
             pending_primed: false,
             helper: None,
+            pcm16,
         };
         if me.info.layout.is_empty() {
             // The container did not say; the first decoded packet will.
@@ -436,6 +440,9 @@ impl Decoder {
     fn next_decoded(&mut self) -> Result<Option<PacketOutcome>> {
         let Some(mut helper) = self.helper.take() else {
             let Some(packet) = self.read_packet()? else { return Ok(None) };
+            if let Some(outcome) = self.pcm16.as_ref().and_then(|p| p.decode(&packet.data, &mut self.planes)) {
+                return Ok(Some(outcome));
+            }
             return decode_packet(&mut *self.decoder, &packet, &mut self.planes).map(Some);
         };
         let result = self.next_decoded_in_pairs(&mut helper);
