@@ -13,8 +13,11 @@
 //!    encoded again;
 //! 5. the `verdict` (`verdict.rs`), then `tag` (`tag.rs`) the finished file.
 //!
-//! Every pass decodes a whole file; how many a job may do is [`DECODE_BUDGET`], and how many it
-//! did is [`ProcessReport::passes`]. Memory does not grow with the input's length.
+//! Every pass reads a whole file; how many a job may do is [`DECODE_BUDGET`], and how many it
+//! did is [`ProcessReport::passes`]. A compressed input is decoded by pass 1 only when its
+//! decoded audio fits beside the output (`replay.rs`): the later passes read that copy, and
+//! [`ProcessReport::decodes`] counts the passes that decoded. Memory does not grow with the
+//! input's length.
 //!
 //! Outputs are written to a temporary file in the destination directory and placed under the
 //! real name only when complete (`temp_output.rs`, [`crate::output`]), so a failure or crash
