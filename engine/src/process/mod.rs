@@ -50,6 +50,7 @@ pub use spec::{
     TARGET_TOLERANCE_LU, TRUE_PEAK_HEADROOM_DB,
 };
 
+use crate::decode::Decoder;
 use crate::error::{Error, Result};
 pub use crate::threads::Threads;
 
@@ -125,21 +126,7 @@ pub fn measure_for_album(
     guarded(|| {
         let input = &Input::open(input)?;
         let decoder = input.decoder(&spec.limits)?;
-        let plan = Plan::new(spec, decoder.info());
-        let (threads, progress, cancel) = (options.threads, options.progress, Cancel(options.cancel));
-        let temp = Path::new("");
-        let mut job = Job {
-            input,
-            temp,
-            spec,
-            plan,
-            threads,
-            progress,
-            cancel,
-            frames_total: None,
-            passes: Passes::default(),
-            replay: None,
-        };
+        let mut job = Job::new(input, Path::new(""), spec, &decoder, options);
         let measured = measure::measure(&mut job, decoder, false)?;
         Ok(crate::album::TrackLoudness { loudness: measured.pre, gating: measured.pre_gating })
     })
@@ -170,24 +157,35 @@ struct Job<'a> {
     replay: Option<replay::Replay>,
 }
 
+impl<'a> Job<'a> {
+    /// A job on `input`, planned from its first decoder, writing `temp`.
+    fn new(
+        input: &'a Input,
+        temp: &'a Path,
+        spec: &'a ProcessingSpec,
+        decoder: &Decoder,
+        options: &ProcessOptions<'a>,
+    ) -> Self {
+        Job {
+            input,
+            temp,
+            spec,
+            plan: Plan::new(spec, decoder.info()),
+            threads: options.threads,
+            progress: options.progress,
+            cancel: Cancel(options.cancel),
+            frames_total: None,
+            passes: Passes::default(),
+            replay: None,
+        }
+    }
+}
+
 /// The phases of a job, in order.
 fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, options: &ProcessOptions<'_>) -> Result<ProcessReport> {
     let input = &Input::open(input)?;
     let decoder = input.decoder(&spec.limits)?;
-    let plan = Plan::new(spec, decoder.info());
-    let (threads, progress, cancel) = (options.threads, options.progress, Cancel(options.cancel));
-    let mut job = Job {
-        input,
-        temp,
-        spec,
-        plan,
-        threads,
-        progress,
-        cancel,
-        frames_total: None,
-        passes: Passes::default(),
-        replay: None,
-    };
+    let mut job = Job::new(input, temp, spec, &decoder, options);
 
     let measured = measure::measure(&mut job, decoder, true)?;
     job.frames_total = Some(measured.input.frames);
