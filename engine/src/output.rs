@@ -41,6 +41,11 @@ pub fn check_target(to: &Path, overwrite: Overwrite) -> Result<()> {
     }
 }
 
+/// The directory a file at `path` is in: its parent, or `.` for a bare file name.
+pub fn directory_of(path: &Path) -> &Path {
+    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
 /// Moves the finished file `from` to `to` (in the same directory, or at least on the same file
 /// system), then syncs `to`'s directory so the new name is durable.
 ///

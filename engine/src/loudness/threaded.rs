@@ -14,7 +14,7 @@ use super::curve::PeakSteps;
 use super::histogram::GatingHistogram;
 use super::meter::{LoudnessMeter, LoudnessReport, MeterOptions, sub_block_frames};
 use super::true_peak::TruePeak;
-use crate::block_worker::{BlockWorker, SharedBlock};
+use crate::block_worker::{BlockWorker, Ready, SharedBlock};
 use crate::error::Result;
 use crate::threads::Threads;
 
@@ -87,6 +87,17 @@ impl ThreadedMeter {
                 loudness.send(block);
                 true_peak.send(block);
             }
+        }
+    }
+
+    /// Feeds one block as the pass hands it on: lent, or shared with other consumers.
+    ///
+    /// # Panics
+    /// As [`ThreadedMeter::process`].
+    pub(crate) fn process_ready(&mut self, ready: &Ready<'_>) {
+        match ready {
+            Ready::Borrowed(planes) => self.process(planes),
+            Ready::Shared(block) => self.process_shared(block),
         }
     }
 

@@ -15,9 +15,9 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
-use std::sync::{Arc, mpsc};
+use std::sync::mpsc;
 
-use crate::block_worker::SharedBlock;
+use crate::block_worker::{Ready, SharedBlock};
 use crate::channels::ChannelRole;
 use crate::decode::StreamInfo;
 use crate::dsp::{Gain, LimiterOptions, Stage, StageChain, TruePeakLimiter};
@@ -53,11 +53,7 @@ pub(super) fn apply(job: &mut Job<'_>, target: Option<&Path>, gain_db: f64, ceil
         }
         None => {
             job.passes.count();
-            let mut decoder = job.input.decoder(&job.spec.limits)?;
-            if job.threads == Threads::Pipelined {
-                decoder.decode_on_two_threads()?;
-            }
-            Source::Decoder(Box::new(decoder))
+            Source::Decoder(Box::new(job.input.decoder(&job.spec.limits, job.threads)?))
         }
     };
     let job = &*job;
@@ -144,7 +140,7 @@ impl Pass<'_, '_> {
                     });
                     // A closed queue means the encoder stopped on an error: its join says which.
                     // The scope joins the writer on every path, so it never outlives the pass.
-                    let fed = self.run(|ready| Ok(to_encoder.send(ready.into_shared()).is_ok()));
+                    let fed = self.run(|ready| Ok(to_encoder.send(ready.shared()).is_ok()));
                     drop(to_encoder);
                     let written = writer.join();
                     fed?;
@@ -179,14 +175,8 @@ impl Pass<'_, '_> {
                 }
             };
             if ready.first().is_some_and(|p| !p.is_empty()) {
-                let ready = match job.threads {
-                    Threads::Single => Ready::Borrowed(ready),
-                    Threads::Pipelined => Ready::Shared(Arc::new(ready.to_vec())),
-                };
-                match &ready {
-                    Ready::Borrowed(planes) => meter.process(planes),
-                    Ready::Shared(block) => meter.process_shared(block),
-                }
+                let ready = Ready::new(ready, job.threads);
+                meter.process_ready(&ready);
                 if !deliver(ready)? {
                     break;
                 }
@@ -198,30 +188,6 @@ impl Pass<'_, '_> {
         }
         progress(decoder.frames());
         Ok(())
-    }
-}
-
-/// A block out of the chain, as the pass hands it to its consumer.
-enum Ready<'a> {
-    /// The chain's own planes (one thread: nothing else holds them).
-    Borrowed(&'a [Vec<f32>]),
-    /// A copy shared with the meter's threads.
-    Shared(SharedBlock),
-}
-
-impl Ready<'_> {
-    fn planes(&self) -> &[Vec<f32>] {
-        match self {
-            Ready::Borrowed(planes) => planes,
-            Ready::Shared(block) => block,
-        }
-    }
-
-    fn into_shared(self) -> SharedBlock {
-        match self {
-            Ready::Borrowed(planes) => Arc::new(planes.to_vec()),
-            Ready::Shared(block) => block,
-        }
     }
 }
 

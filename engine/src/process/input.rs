@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use crate::decode::{Decoder, Limits};
 use crate::error::{Error, Result};
+use crate::threads::Threads;
 
 /// The input file, open, and what it was when opened.
 #[derive(Debug)]
@@ -28,10 +29,16 @@ impl Input {
         Ok(Input { path: path.to_path_buf(), file, identity })
     }
 
-    /// A decoder from the start of the input (after checking it is unchanged).
-    pub(super) fn decoder(&self, limits: &Limits) -> Result<Decoder> {
+    /// A decoder from the start of the input (after checking it is unchanged); with
+    /// [`Threads::Pipelined`] it decodes on two threads where the codec allows
+    /// ([`Decoder::decode_on_two_threads`]).
+    pub(super) fn decoder(&self, limits: &Limits, threads: Threads) -> Result<Decoder> {
         self.check_unchanged()?;
-        Decoder::open_file(&self.file, limits)
+        let mut decoder = Decoder::open_file(&self.file, limits)?;
+        if threads == Threads::Pipelined {
+            decoder.decode_on_two_threads()?;
+        }
+        Ok(decoder)
     }
 
     /// The open file (for reading its tags); check [`Input::check_unchanged`] before use.

@@ -2,16 +2,14 @@
 //! changes, also mix → resample → meter, so the gain is computed on the signal that will be
 //! encoded.
 
-use std::path::Path;
-use std::sync::Arc;
-
 use crate::analyze::Analysis;
+use crate::block_worker::Ready;
 use crate::decode::Decoder;
 use crate::dsp::{Stage, StageChain};
 use crate::error::Result;
 use crate::loudness::histogram::GatingHistogram;
 use crate::loudness::{LoudnessReport, ThreadedMeter, channel_weights};
-use crate::threads::Threads;
+use crate::output::directory_of;
 
 use super::replay::Keeper;
 use super::{Job, Progress};
@@ -31,14 +29,8 @@ pub(super) struct Measured {
 /// of the decoded audio for the later passes when it is worth it (`replay.rs`).
 pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder, keep: bool) -> Result<Measured> {
     job.passes.count();
-    let dir = match job.temp.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = directory_of(job.temp);
     let mut keeper = keep.then(|| Keeper::start(decoder.info(), dir, job.threads)).flatten();
-    if job.threads == Threads::Pipelined {
-        decoder.decode_on_two_threads()?;
-    }
     let (plan, mono_mode) = (&job.plan, job.spec.mono_mode);
     let info = decoder.info().clone();
     let total = info.declared_frames;
@@ -62,13 +54,10 @@ pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder, keep: bool) -> Re
     job.cancel.check()?;
     while let Some(block) = decoder.next_block()? {
         // Pipelined, one copy of the block goes to every helper thread.
-        let shared = (job.threads == Threads::Pipelined).then(|| Arc::new(block.to_vec()));
-        match &shared {
-            Some(shared) => meter_in.process_shared(shared),
-            None => meter_in.process(block),
-        }
+        let ready = Ready::new(block, job.threads);
+        meter_in.process_ready(&ready);
         if let Some(k) = &mut keeper {
-            k.keep(block, shared.as_ref());
+            k.keep(&ready);
         }
         if let Some(m) = &mut meter_pre {
             m.process(chain.process(block)?);

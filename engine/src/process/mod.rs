@@ -125,7 +125,7 @@ pub fn measure_for_album(
     spec.validate()?;
     guarded(|| {
         let input = &Input::open(input)?;
-        let decoder = input.decoder(&spec.limits)?;
+        let decoder = input.decoder(&spec.limits, options.threads)?;
         let mut job = Job::new(input, Path::new(""), spec, &decoder, options);
         let measured = measure::measure(&mut job, decoder, false)?;
         Ok(crate::album::TrackLoudness { loudness: measured.pre, gating: measured.pre_gating })
@@ -184,7 +184,7 @@ impl<'a> Job<'a> {
 /// The phases of a job, in order.
 fn run_job(input: &Path, temp: &Path, spec: &ProcessingSpec, options: &ProcessOptions<'_>) -> Result<ProcessReport> {
     let input = &Input::open(input)?;
-    let decoder = input.decoder(&spec.limits)?;
+    let decoder = input.decoder(&spec.limits, options.threads)?;
     let mut job = Job::new(input, temp, spec, &decoder, options);
 
     let measured = measure::measure(&mut job, decoder, true)?;

@@ -19,9 +19,8 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::sync::Arc;
 
-use crate::block_worker::{BlockWorker, SharedBlock};
+use crate::block_worker::{BlockWorker, Ready};
 use crate::decode::{Decoder, StreamInfo};
 use crate::error::{Error, Result};
 use crate::threads::Threads;
@@ -131,12 +130,11 @@ impl Keeper {
         }
     }
 
-    /// Keeps one block: `shared` is the same block when the caller already shares it.
-    pub(super) fn keep(&mut self, block: &[Vec<f32>], shared: Option<&SharedBlock>) {
-        match (self, shared) {
-            (Keeper::Inline(writer), _) => writer.write_block(block),
-            (Keeper::Worker(worker), Some(shared)) => worker.send(shared),
-            (Keeper::Worker(worker), None) => worker.send(&Arc::new(block.to_vec())),
+    /// Keeps one block, as the pass hands it on.
+    pub(super) fn keep(&mut self, ready: &Ready<'_>) {
+        match self {
+            Keeper::Inline(writer) => writer.write_block(ready.planes()),
+            Keeper::Worker(worker) => worker.send(&ready.shared()),
         }
     }
 

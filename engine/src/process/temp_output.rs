@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
-use crate::output::{Overwrite, create_new_file, place};
+use crate::output::{Overwrite, create_new_file, directory_of, place};
 
 /// A temporary output file in the destination's directory, removed on drop unless persisted.
 #[derive(Debug)]
@@ -19,10 +19,7 @@ impl TempOutput {
     /// Creates an empty temporary file beside `output`, with the mode of any new file of the
     /// user (`0666 & !umask`).
     pub(super) fn create(output: &Path) -> Result<Self> {
-        let dir = match output.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
+        let dir = directory_of(output);
         let name = output.file_name().unwrap_or("output".as_ref());
         let ext = output.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
         let (_, path) = create_new_file(dir, name, &ext)?;
