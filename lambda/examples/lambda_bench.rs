@@ -17,6 +17,18 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The download, process and upload times of each job the Lambda logged as written.
+fn phases(logs: &str) -> Vec<String> {
+    logs.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|v| {
+            let f = v.get("fields")?;
+            let t = |k: &str| f.get(k).and_then(serde_json::Value::as_f64);
+            Some(format!("{:.2}/{:.2}/{:.2}", t("download_s")?, t("process_s")?, t("upload_s")?))
+        })
+        .collect()
+}
+
 fn main() {
     let bin = lambda_binary(None);
     let size = std::fs::metadata(&bin).unwrap().len();
@@ -55,6 +67,7 @@ fn main() {
         median(runs.clone()),
         runs.iter().map(|r| r.round()).collect::<Vec<_>>()
     );
+    println!("  phases (download / process / upload, s): {}", phases(&lambda.logs()).join(", "));
 
     let track = audioproc_testdata::programme_wav(30.0, 42);
     let n = 40;

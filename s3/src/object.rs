@@ -159,6 +159,10 @@ pub async fn upload_file_cancellable(
     }
 }
 
+/// Parts in flight at once: S3 serves parallel connections far faster than one, and each part
+/// is streamed from the file, so this bounds memory at a few socket buffers.
+pub const PARTS_IN_FLIGHT: usize = 4;
+
 async fn upload_parts(
     client: &S3Client,
     path: &Path,
@@ -168,36 +172,30 @@ async fn upload_parts(
     cancelled: &(dyn Fn() -> bool + Sync),
 ) -> Result<String, S3Error> {
     let part_size = PART_SIZE.max(size.div_ceil(MAX_PARTS));
+    let mut pending = (0..size.div_ceil(part_size)).map(|i| {
+        let offset = i * part_size;
+        Part { number: i as i32 + 1, offset, len: part_size.min(size - offset) }
+    });
+    let mut running = tokio::task::JoinSet::new();
     let mut parts = Vec::new();
-    let mut offset = 0u64;
-    let mut number = 1i32;
-    while offset < size {
-        if cancelled() {
-            return Err(S3Error::retryable(format!("upload of {dest} cancelled")));
+    loop {
+        while running.len() < PARTS_IN_FLIGHT
+            && let Some(part) = pending.next()
+        {
+            if cancelled() {
+                return Err(S3Error::retryable(format!("upload of {dest} cancelled")));
+            }
+            let (client, path, dest, upload_id) = (client.clone(), path.to_owned(), dest.clone(), upload_id.to_owned());
+            running.spawn(async move { part.upload(&client, &path, &dest, &upload_id).await });
         }
-        let len = part_size.min(size - offset);
-        let body = ByteStream::read_from()
-            .path(path)
-            .offset(offset)
-            .length(Length::Exact(len))
-            .build()
-            .await
-            .map_err(|e| S3Error::retryable(format!("reading {}: {e}", path.display())))?;
-        let out = client
-            .upload_part()
-            .bucket(&dest.bucket)
-            .key(&dest.key)
-            .upload_id(upload_id)
-            .part_number(number)
-            .content_length(len as i64)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| S3Error::from_sdk(&format!("UploadPart {number} of {dest}"), &e))?;
-        parts.push(CompletedPart::builder().set_e_tag(out.e_tag().map(str::to_owned)).part_number(number).build());
-        offset += len;
-        number += 1;
+        match running.join_next().await {
+            Some(done) => {
+                parts.push(done.map_err(|e| S3Error::retryable(format!("uploading a part of {dest}: {e}")))??)
+            }
+            None => break,
+        }
     }
+    parts.sort_by_key(|p| p.part_number());
     let out = client
         .complete_multipart_upload()
         .bucket(&dest.bucket)
@@ -208,6 +206,45 @@ async fn upload_parts(
         .await
         .map_err(|e| S3Error::from_sdk(&format!("CompleteMultipartUpload {dest}"), &e))?;
     Ok(out.e_tag().unwrap_or_default().to_owned())
+}
+
+/// One part of a multipart upload: its number (from 1) and its byte range in the file.
+#[derive(Clone, Copy, Debug)]
+struct Part {
+    number: i32,
+    offset: u64,
+    len: u64,
+}
+
+impl Part {
+    /// Streams this part's range of the file at `path` as part `number` of `upload_id`.
+    async fn upload(
+        self,
+        client: &S3Client,
+        path: &Path,
+        dest: &ObjectRef,
+        upload_id: &str,
+    ) -> Result<CompletedPart, S3Error> {
+        let body = ByteStream::read_from()
+            .path(path)
+            .offset(self.offset)
+            .length(Length::Exact(self.len))
+            .build()
+            .await
+            .map_err(|e| S3Error::retryable(format!("reading {}: {e}", path.display())))?;
+        let out = client
+            .upload_part()
+            .bucket(&dest.bucket)
+            .key(&dest.key)
+            .upload_id(upload_id)
+            .part_number(self.number)
+            .content_length(self.len as i64)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| S3Error::from_sdk(&format!("UploadPart {} of {dest}", self.number), &e))?;
+        Ok(CompletedPart::builder().set_e_tag(out.e_tag().map(str::to_owned)).part_number(self.number).build())
+    }
 }
 
 /// Aborts a multipart upload, logging (not returning) a failure: the caller is already failing.
