@@ -96,8 +96,8 @@ pub struct Places<'a> {
     pub destination: &'a Location,
     /// The output as shown.
     pub destination_display: &'a str,
-    /// The output's size and hash.
-    pub file: &'a OutputFile,
+    /// The output's size and hash (`None` when not computed: no sidecar is written).
+    pub file: Option<&'a OutputFile>,
 }
 
 impl Sidecar {
@@ -109,7 +109,7 @@ impl Sidecar {
             process,
             source: places.source.clone(),
             destination: Some(places.destination.clone()),
-            output_file: Some(places.file.clone()),
+            output_file: places.file.cloned(),
             failure: None,
             spec: Some(spec_id.to_owned()),
         }

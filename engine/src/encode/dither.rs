@@ -4,6 +4,8 @@
 //! where `d` is 0 without dither, or the sum of two independent uniform values in `[−½, ½)`
 //! LSB with dither: a triangular (TPDF) distribution over ±1 LSB, which makes the quantisation
 //! error independent of the signal. NaN is quantised as 0.
+//! Up to 16 bits the sum is formed in `f32` (four samples per SSE2 instruction): the scaled
+//! sample is exact and only the noise's finest bits (below 2^−8 LSB) are rounded.
 //!
 //! Dither is applied for every integer target (16 and 24 bits): at 24 bits it is far below any
 //! converter's noise floor and costs little, and the rule stays the same for every output.
@@ -97,11 +99,34 @@ impl Quantizer {
         if x.is_nan() { 0 } else { i }
     }
 
+    /// [`Self::to_int`] in `f32`, for widths up to 16 bits (`scale` ≤ 2^15): `x · scale` is
+    /// exact, and the sum rounds the noise to 2^−8 LSB at full scale (finer below), far under
+    /// the dither's own ±1 LSB. Four samples per SSE2 instruction instead of two.
+    #[inline(always)]
+    fn to_int_narrow(scale: f32, x: f32, noise: f32) -> i32 {
+        const MAGIC: f32 = 12_582_912.0;
+        let v = x * scale + noise + 0.5;
+        let c = v.max(-scale).min(scale - 0.5);
+        let m = c + MAGIC;
+        let i = (m.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32).wrapping_sub(i32::from(m - MAGIC > c));
+        if x.is_nan() { 0 } else { i }
+    }
+
+    /// The kernel for this width: [`Self::to_int_narrow`] up to 16 bits, else [`Self::to_int`].
+    #[inline(always)]
+    fn narrow(&self) -> bool {
+        self.scale <= 32_768.0
+    }
+
     /// Quantises one sample (see the module docs).
     #[inline]
     pub fn quantize(&mut self, x: f32) -> i32 {
         self.fill_noise(1);
-        Self::to_int(self.scale, x, self.noise[0])
+        if self.narrow() {
+            Self::to_int_narrow(self.scale as f32, x, self.noise[0])
+        } else {
+            Self::to_int(self.scale, x, self.noise[0])
+        }
     }
 
     /// Quantises a planar block into `out`, interleaved (frame by frame, channel by channel).
@@ -113,23 +138,34 @@ impl Quantizer {
         out.clear();
         out.resize(n * channels, 0);
         let (scale, noise) = (self.scale, &self.noise[..]);
-        match block {
-            [mono] => {
-                for ((o, &x), &d) in out.iter_mut().zip(mono).zip(noise) {
-                    *o = Self::to_int(scale, x, d);
-                }
+        if self.narrow() {
+            interleave(block, noise, out, |x, d| Self::to_int_narrow(scale as f32, x, d));
+        } else {
+            interleave(block, noise, out, |x, d| Self::to_int(scale, x, d));
+        }
+    }
+}
+
+/// `out[i] = kernel(sample i, noise i)` over the planar `block` interleaved.
+#[inline(always)]
+fn interleave(block: &[Vec<f32>], noise: &[f32], out: &mut [i32], kernel: impl Fn(f32, f32) -> i32) {
+    match block {
+        [mono] => {
+            for ((o, &x), &d) in out.iter_mut().zip(mono).zip(noise) {
+                *o = kernel(x, d);
             }
-            [l, r] => {
-                for ((o, (&a, &b)), d) in out.chunks_exact_mut(2).zip(l.iter().zip(r)).zip(noise.chunks_exact(2)) {
-                    o[0] = Self::to_int(scale, a, d[0]);
-                    o[1] = Self::to_int(scale, b, d[1]);
-                }
+        }
+        [l, r] => {
+            for ((o, (&a, &b)), d) in out.chunks_exact_mut(2).zip(l.iter().zip(r)).zip(noise.chunks_exact(2)) {
+                o[0] = kernel(a, d[0]);
+                o[1] = kernel(b, d[1]);
             }
-            _ => {
-                for (i, (o, d)) in out.chunks_exact_mut(channels).zip(noise.chunks_exact(channels)).enumerate() {
-                    for ((o, d), plane) in o.iter_mut().zip(d).zip(block) {
-                        *o = Self::to_int(scale, plane[i], *d);
-                    }
+        }
+        _ => {
+            let channels = block.len();
+            for (i, (o, d)) in out.chunks_exact_mut(channels).zip(noise.chunks_exact(channels)).enumerate() {
+                for ((o, d), plane) in o.iter_mut().zip(d).zip(block) {
+                    *o = kernel(plane[i], *d);
                 }
             }
         }
@@ -149,6 +185,27 @@ mod tests {
         assert_eq!(quantize(f32::NAN, 16), 0);
         assert_eq!(quantize(f32::NEG_INFINITY, 16), -32768);
         assert_eq!(quantize(0.5 / 32768.0, 16), 1);
+    }
+
+    #[test]
+    fn the_narrow_kernel_differs_from_the_wide_one_only_on_rare_near_ties() {
+        // Up to 16 bits the quantiser sums in f32: where the exact sum lies within 2^-8 LSB of
+        // an integer, f32 rounding may move it across; nowhere else.
+        let (mut differ, n) = (0u32, 200_000u32);
+        for i in 0..n {
+            let x = ((i as f32) * 0.000_37).sin() * 0.99;
+            let d = Quantizer::tpdf(i, 0x1234_5678);
+            let (narrow, wide) = (Quantizer::to_int_narrow(32_768.0, x, d), Quantizer::to_int(32_768.0, x, d));
+            assert!((narrow - wide).abs() <= 1, "{x} {d}: {narrow} vs {wide}");
+            differ += u32::from(narrow != wide);
+        }
+        assert!(differ < n / 100, "{differ} of {n} differ");
+        for x in [0.0, 1.0, -1.0, 2.0, -3.0, f32::INFINITY, f32::NEG_INFINITY, 0.5 / 32768.0, -0.5 / 32768.0] {
+            for d in [0.0, 0.999_984_7, -1.0, 0.25] {
+                assert_eq!(Quantizer::to_int_narrow(32_768.0, x, d), Quantizer::to_int(32_768.0, x, d), "{x} {d}");
+            }
+        }
+        assert_eq!(Quantizer::to_int_narrow(32_768.0, f32::NAN, 0.5), 0);
     }
 
     #[test]

@@ -84,12 +84,12 @@ pub async fn fetch(job: &Job, plan: &Plan) -> Result<Fetched, S3Error> {
 pub struct Staged {
     /// The temporary file.
     pub path: tempfile::TempPath,
-    /// Its size and hash, for the sidecar.
-    pub file: OutputFile,
+    /// Its size and hash, for the sidecar (`None` when the job writes no sidecar).
+    pub file: Option<OutputFile>,
 }
 
-/// Phase 3: the engine, on a blocking thread, into a staged temporary file (then hashed, for
-/// the sidecar). The input is released as soon as the engine is done with it.
+/// Phase 3: the engine, on a blocking thread, into a staged temporary file (then hashed, when
+/// the job writes a sidecar). The input is released as soon as the engine is done with it.
 ///
 /// # Errors
 /// Permanent for anything about the audio; retryable for local I/O.
@@ -97,12 +97,12 @@ pub async fn compute(
     job: &Job,
     plan: &Plan,
     input: Fetched,
-) -> Result<(tempfile::TempPath, ProcessReport, OutputFile), S3Error> {
+) -> Result<(tempfile::TempPath, ProcessReport, Option<OutputFile>), S3Error> {
     let suffix = format!(".{}", job.spec.format.extension());
     let staged = plan.dest.store.stage(&plan.dest.key, &suffix, &job.policy.work_dir)?;
     let (spec, threads, progress) = (job.spec.clone(), job.policy.threads, job.policy.progress.clone());
     let output = staged.to_path_buf();
-    let cancel = job.policy.cancel.clone();
+    let (cancel, hash) = (job.policy.cancel.clone(), job.policy.sidecar);
     let report = tokio::task::spawn_blocking(move || {
         let report_progress = |p| {
             if let Some(f) = &progress {
@@ -117,14 +117,14 @@ pub async fn compute(
         };
         let result = process_file_with(input.path(), &output, &spec, &options);
         drop(input);
-        result.map(|report| (report, crate::digest::sha256_file(&output)))
+        result.map(|report| (report, hash.then(|| crate::digest::sha256_file(&output)).transpose()))
     })
     .await
     .map_err(|e| S3Error::retryable(format!("the processing task failed: {e}")))?
     .map_err(|e| engine_error(&job.source.display(), e))?;
     let (report, hashed) = report;
-    let (sha256, bytes) = hashed.map_err(|e| S3Error::retryable(format!("reading the output back: {e}")))?;
-    Ok((staged, report, OutputFile { bytes, sha256 }))
+    let hashed = hashed.map_err(|e| S3Error::retryable(format!("reading the output back: {e}")))?;
+    Ok((staged, report, hashed.map(|(sha256, bytes)| OutputFile { bytes, sha256 })))
 }
 
 /// Engine errors: a failing local disk, an input changed while being read and an abort are
@@ -168,7 +168,7 @@ pub async fn publish(
         source_display: &source_display,
         destination: &destination,
         destination_display: &destination_display,
-        file: &staged.file,
+        file: staged.file.as_ref(),
     };
     let sidecar = Sidecar::written(&places, report, &spec_id, secs(started));
     if job.policy.sidecar
