@@ -195,7 +195,9 @@ fn an_interrupted_process_leaves_no_partial_file_and_exits_130() {
     audioproc_testdata::writers::long_wav(&d.join("long.wav"), 10).unwrap();
     for (signal, code) in [("-INT", 130), ("-TERM", 143), ("-HUP", 129)] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_audioproc"))
-            .args(["process", "long.wav", "-o", "out.flac"])
+            // The limiter at 96 kHz keeps the job busy for several seconds (a plain 10-minute
+            // WAV → FLAC can be done before the signal arrives).
+            .args(["process", "long.wav", "-o", "out.flac", "--mode", "limit", "--rate", "96000"])
             .current_dir(d)
             .stderr(Stdio::null())
             .spawn()
@@ -263,7 +265,10 @@ fn grace_zero_stops_a_local_batch_at_once() {
     std::fs::create_dir(&src).unwrap();
     audioproc_testdata::writers::long_wav(&src.join("long.wav"), 10).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_audioproc"))
-        .args(["batch".as_ref(), src.as_os_str(), dst.as_os_str(), "--grace".as_ref(), "0".as_ref()])
+        .arg("batch")
+        // The limiter at 96 kHz keeps the job busy for several seconds.
+        .args([src.as_os_str(), dst.as_os_str()])
+        .args(["--grace", "0", "--mode", "limit", "--rate", "96000"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
