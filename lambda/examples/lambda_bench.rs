@@ -37,7 +37,8 @@ fn main() {
     let s3 = S3::new(&moto.endpoint());
     s3.create_bucket("bench-in");
     s3.create_bucket("bench-out");
-    let vars = [("AUDIOPROC_OUTPUT_BUCKET", "bench-out")];
+    // As deploy/lambda.yaml sets them.
+    let vars = [("AUDIOPROC_OUTPUT_BUCKET", "bench-out"), ("MALLOC_ARENA_MAX", "2")];
 
     let cold: Vec<f64> = (0..7)
         .map(|_| {

@@ -162,4 +162,5 @@ fn function_sets_exactly_the_documented_variables() {
     let everywhere = keys.iter().filter(|k| k.starts_with("AUDIOPROC_")).count();
     assert_eq!(everywhere, DOCUMENTED_VARIABLES.len(), "AUDIOPROC_* keys outside the function's Variables");
     assert!(set.contains(&"RUST_LOG"));
+    assert_eq!(variables.get("MALLOC_ARENA_MAX").and_then(Yaml::str), Some("2"), "the allocator's arenas are capped");
 }
