@@ -178,22 +178,30 @@ async fn upload_parts(
     });
     let mut running = tokio::task::JoinSet::new();
     let mut parts = Vec::new();
-    loop {
-        while running.len() < PARTS_IN_FLIGHT
-            && let Some(part) = pending.next()
-        {
-            if cancelled() {
-                return Err(S3Error::retryable(format!("upload of {dest} cancelled")));
+    let sent = async {
+        loop {
+            while running.len() < PARTS_IN_FLIGHT
+                && let Some(part) = pending.next()
+            {
+                if cancelled() {
+                    return Err(S3Error::retryable(format!("upload of {dest} cancelled")));
+                }
+                let (client, path, dest, id) = (client.clone(), path.to_owned(), dest.clone(), upload_id.to_owned());
+                running.spawn(async move { part.upload(&client, &path, &dest, &id).await });
             }
-            let (client, path, dest, upload_id) = (client.clone(), path.to_owned(), dest.clone(), upload_id.to_owned());
-            running.spawn(async move { part.upload(&client, &path, &dest, &upload_id).await });
-        }
-        match running.join_next().await {
-            Some(done) => {
-                parts.push(done.map_err(|e| S3Error::retryable(format!("uploading a part of {dest}: {e}")))??)
+            match running.join_next().await {
+                Some(done) => {
+                    parts.push(done.map_err(|e| S3Error::retryable(format!("uploading a part of {dest}: {e}")))??)
+                }
+                None => return Ok(()),
             }
-            None => break,
         }
+    }
+    .await;
+    if let Err(e) = sent {
+        // No part may still be on its way when the caller aborts the upload.
+        running.shutdown().await;
+        return Err(e);
     }
     parts.sort_by_key(|p| p.part_number());
     let out = client

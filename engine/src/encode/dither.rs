@@ -112,7 +112,8 @@ impl Quantizer {
         if x.is_nan() { 0 } else { i }
     }
 
-    /// The kernel for this width: [`Self::to_int_narrow`] up to 16 bits, else [`Self::to_int`].
+    /// Whether this width takes [`Self::to_int_narrow`] (up to 16 bits) rather than
+    /// [`Self::to_int`].
     #[inline(always)]
     fn narrow(&self) -> bool {
         self.scale <= 32_768.0

@@ -152,14 +152,15 @@ pub(super) fn run<T: Lane>(
     let mut s = *h;
     let mut sum = *acc;
     while let Some(a) = input.next() {
-        let Some(b) = input.next() else {
-            even(c, a, &mut s, &mut sum);
-            s.odd = true;
-            break;
-        };
         // `odd` reads no output of `even` but as a feed-forward input: the two overlap.
         even(c, a, &mut s, &mut sum);
-        odd(c, b, &mut s, &mut sum);
+        match input.next() {
+            Some(b) => odd(c, b, &mut s, &mut sum),
+            None => {
+                s.odd = true;
+                break;
+            }
+        }
     }
     *h = s;
     *acc = sum;
