@@ -225,7 +225,13 @@ fn a_database_restart_answers_503_with_retry_after_and_the_app_reconnects_by_its
     let cookies = users(&stack, "db", 10);
     let tally = Tally::default();
     let results = run_users(&mut stack, &cookies, 3, 3.0, &tally, |stack| {
-        std::thread::sleep(Duration::from_secs(2));
+        // The outage starts when the first track is done, so it always falls mid-run: a fixed
+        // delay raced the engine (all 30 tracks were once done before it ran out).
+        let started = Instant::now();
+        while stack.try_sql("SELECT count(*) FROM tracks WHERE status = 'done'").is_none_or(|n| n == "0") {
+            assert!(started.elapsed() < Duration::from_secs(60), "no track done\n{}", stack.logs());
+            std::thread::sleep(Duration::from_millis(10));
+        }
         pg.stop();
         assert!(stack.try_sql("SELECT 1").is_none(), "the database is down");
         std::thread::sleep(Duration::from_secs(4));
