@@ -28,6 +28,17 @@ fn names(dir: &Path) -> Vec<String> {
     v
 }
 
+/// Waits (at most 30 s) until `child` has begun writing into `dir` (an entry besides `before`
+/// appears), so a signal sent next lands mid-write whatever the machine's speed.
+fn writing_into(dir: &Path, before: usize, child: &mut std::process::Child) {
+    let started = Instant::now();
+    while std::fs::read_dir(dir).map_or(0, Iterator::count) <= before {
+        assert!(child.try_wait().unwrap().is_none(), "the job ended before it wrote anything");
+        assert!(started.elapsed() < Duration::from_secs(30), "nothing written in 30 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn lufs(path: &Path) -> f64 {
     let a = audioproc_engine::analyze_path(path, &audioproc_engine::AnalyzeOptions::default()).unwrap();
     a.loudness.integrated_lufs.unwrap()
@@ -202,7 +213,7 @@ fn an_interrupted_process_leaves_no_partial_file_and_exits_130() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
+        writing_into(d, 1, &mut child);
         assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
         let started = Instant::now();
         let status = child.wait().unwrap();
@@ -273,7 +284,7 @@ fn grace_zero_stops_a_local_batch_at_once() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    writing_into(&dst, 0, &mut child);
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     let started = Instant::now();
     child.wait().unwrap();
