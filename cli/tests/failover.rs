@@ -70,15 +70,20 @@ fn run_users(
     })
 }
 
-/// Waits (at most 60 s) until instance `i` holds a processing lease; the tracks it holds.
-fn holding_a_lease(stack: &Stack, i: usize) -> Vec<String> {
-    let (pid, started) = (stack.instance(i).pid(), Instant::now());
+/// Waits (at most 60 s) until one of the instances `among` holds a processing lease; which
+/// one, and the tracks it holds.
+fn holding_a_lease(stack: &Stack, among: &[usize]) -> (usize, Vec<String>) {
+    let started = Instant::now();
     loop {
-        let held: Vec<String> = stack.leases().into_iter().filter(|(_, p)| *p == pid).map(|(id, _)| id).collect();
-        if !held.is_empty() {
-            return held;
+        let leases = stack.leases();
+        for &i in among {
+            let pid = stack.instance(i).pid();
+            let held: Vec<String> = leases.iter().filter(|(_, p)| *p == pid).map(|(id, _)| id.clone()).collect();
+            if !held.is_empty() {
+                return (i, held);
+            }
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "instance {i} never held a lease\n{}", stack.logs());
+        assert!(started.elapsed() < Duration::from_secs(60), "{among:?} never held a lease\n{}", stack.logs());
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -95,8 +100,10 @@ fn an_instance_killed_mid_run_holding_a_lease_loses_no_track_and_shows_no_user_a
     let tally = Tally::default();
     let mut held = Vec::new();
     let results = run_users(&mut stack, &cookies, 2, 4.0, &tally, |stack| {
-        held = holding_a_lease(stack, 0);
-        stack.kill9(0);
+        // Whichever instance is caught holding a lease is the one killed.
+        let (holder, ids) = holding_a_lease(stack, &[0, 1]);
+        held = ids;
+        stack.kill9(holder);
     });
     assert_eq!(tally.errors(), Vec::<String>::new(), "errors users saw\n{}", stack.logs());
     assert_every_track_done_once(&stack, &results);
@@ -120,19 +127,19 @@ fn a_frozen_instance_is_routed_around_and_its_track_finished_once_by_another() {
     let mut stack = Stack::new("failover-stop", Postgres::shared(), 2, 1);
     let cookies = users(&stack, "stop", 20);
     let tally = Tally::default();
-    let mut held = Vec::new();
+    let (mut held, mut holder) = (Vec::new(), 0);
     let results = run_users(&mut stack, &cookies, 2, 4.0, &tally, |stack| {
-        held = holding_a_lease(stack, 0);
-        stack.instance(0).signal("STOP");
+        (holder, held) = holding_a_lease(stack, &[0, 1]);
+        stack.instance(holder).signal("STOP");
     });
     assert_eq!(tally.errors(), Vec::<String>::new(), "errors users saw\n{}", stack.logs());
     let reports: Vec<String> =
         held.iter().map(|id| stack.sql(&format!("SELECT report FROM tracks WHERE id = '{id}'"))).collect();
     // Thawed, the instance finishes the job it was doing, finds its lease gone, and changes
     // nothing: the track stays as the other instance left it.
-    stack.instance(0).signal("CONT");
+    stack.instance(holder).signal("CONT");
     let started = Instant::now();
-    while !stack.instance(0).log().contains("lost the lease") {
+    while !stack.instance(holder).log().contains("lost the lease") {
         assert!(started.elapsed() < Duration::from_secs(60), "the thawed job never ended\n{}", stack.logs());
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -201,16 +208,17 @@ fn a_track_still_processing_when_the_grace_runs_out_is_handed_back_at_once() {
     let cookies = users(&stack, "handback", 1);
     let tally = Tally::default();
     let mut held = Vec::new();
-    let mut stopped_in = Duration::ZERO;
+    let (mut stopped_in, mut holder) = (Duration::ZERO, 0);
     let results = run_users(&mut stack, &cookies, 1, 120.0, &tally, |stack| {
-        held = holding_a_lease(stack, 0);
-        let mut s = stack.instances[0].take().unwrap();
+        // Whichever instance claimed the one track is the one stopped.
+        (holder, held) = holding_a_lease(stack, &[0, 1]);
+        let mut s = stack.instances[holder].take().unwrap();
         stopped_in = s.terminate(Duration::from_secs(30));
-        stack.instances[0] = Some(s);
+        stack.instances[holder] = Some(s);
     });
     assert_eq!(tally.errors(), Vec::<String>::new(), "{}", stack.logs());
     assert_eq!(held.len(), 1);
-    assert!(stack.instance(0).log().contains("track handed back to the queue"), "{}", stack.logs());
+    assert!(stack.instance(holder).log().contains("track handed back to the queue"), "{}", stack.logs());
     // Handed back, not left to its lease: the second claim is the first that counts.
     assert_eq!(attempts(&stack, &held[0]), 1, "a hand-back is not an attempt");
     assert_every_track_done_once(&stack, &results);
