@@ -21,6 +21,10 @@ use libflac_sys as sys;
 
 use crate::{Error, Settings};
 
+mod decoder;
+
+pub use decoder::FlacDecoder;
+
 /// Frames handed to libFLAC per call (its sample count is a `u32`).
 const FRAMES_PER_CALL: usize = 1 << 16;
 

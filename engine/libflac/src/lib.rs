@@ -1,7 +1,8 @@
-//! The reference FLAC encoder, libFLAC 1.5 (built from source by `libflac-sys`), behind a small
-//! safe API: [`FlacEncoder`] takes interleaved integer samples and writes a complete FLAC stream
-//! (STREAMINFO with the MD5 of the samples, the total sample count and the frame sizes filled,
-//! an optional PADDING block) into any `Write + Seek` sink.
+//! The reference FLAC encoder and decoder, libFLAC 1.5 (built from source by `libflac-sys`),
+//! behind a small safe API: [`FlacEncoder`] takes interleaved integer samples and writes a
+//! complete FLAC stream (STREAMINFO with the MD5 of the samples, the total sample count and the
+//! frame sizes filled, an optional PADDING block) into any `Write + Seek` sink; [`FlacDecoder`]
+//! reads one frame at a time from any `Read + Seek` source as planar `f32`.
 //!
 //! libFLAC is the encoder behind `flac -5`; using it gives the reference compression at the
 //! reference speed, and its frame-level threads (`Settings::threads`) let one stream use more
@@ -10,7 +11,22 @@
 
 mod ffi;
 
-pub use ffi::FlacEncoder;
+pub use ffi::{FlacDecoder, FlacEncoder};
+
+/// What a stream's STREAMINFO block says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// Samples per second.
+    pub sample_rate: u32,
+    /// Channels, 1 ..= 8.
+    pub channels: u32,
+    /// Bits per sample, 4 ..= 32.
+    pub bits_per_sample: u32,
+    /// Samples per channel, when STREAMINFO gives them (`None`: unknown).
+    pub total_frames: Option<u64>,
+    /// The largest frame (samples per channel) any audio frame holds.
+    pub max_block_frames: u32,
+}
 
 /// How to encode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,4 +91,7 @@ pub enum Error {
     /// libFLAC stopped (its state, e.g. a memory allocation error).
     #[error("FLAC encoder: {0}")]
     Encoder(String),
+    /// The input is not a FLAC stream, or libFLAC stopped decoding it.
+    #[error("FLAC decoder: {0}")]
+    Decoder(String),
 }

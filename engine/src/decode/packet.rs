@@ -6,7 +6,7 @@ use symphonia::core::errors::Error as SymError;
 use symphonia::core::packet::Packet;
 
 use super::layout::layout_of;
-use super::{Decoder, guarded, sym_to_error, sym_to_error_keep_reset};
+use super::{Backend, Decoder, guarded, sym_to_error, sym_to_error_keep_reset};
 use crate::channels::ChannelRole;
 use crate::error::Result;
 
@@ -14,18 +14,20 @@ impl Decoder {
     /// The next packet of the track, `None` at the end of the stream (or where a packet is cut
     /// short: the file is truncated, and what was decoded before it stands, with a warning).
     pub(super) fn read_packet(&mut self) -> Result<Option<Packet>> {
+        let Backend::Symphonia { reader, track_id, .. } = &mut self.backend else { return Ok(None) };
         loop {
-            let next = guarded(|| match self.reader.next_packet() {
-                Ok(p) => Ok(p),
-                Err(SymError::IoError(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    self.truncated = true;
-                    Ok(None)
-                }
+            let next = guarded(|| match reader.next_packet() {
+                Ok(p) => Ok(Ok(p)),
+                Err(SymError::IoError(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => Ok(Err(())),
                 Err(e) => Err(sym_to_error_keep_reset(e)),
             })?;
             match next {
-                Some(packet) if packet.track_id != self.track_id => continue,
-                other => return Ok(other),
+                Ok(Some(packet)) if packet.track_id != *track_id => continue,
+                Ok(other) => return Ok(other),
+                Err(()) => {
+                    self.truncated = true;
+                    return Ok(None);
+                }
             }
         }
     }

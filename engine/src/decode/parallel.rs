@@ -68,13 +68,14 @@ impl PacketHelper {
 
 impl Decoder {
     /// Decodes on two threads from here on, when the codec's packets are independent of each
-    /// other (FLAC): pairs of packets are decoded at once, one on a helper thread. The frames
-    /// handed out are the same. For other codecs this does nothing.
+    /// other (FLAC in a container symphonia reads; native FLAC streams go to libFLAC, on one
+    /// thread): pairs of packets are decoded at once, one on a helper thread. The frames handed
+    /// out are the same. For other codecs this does nothing.
     ///
     /// # Errors
     /// [`Error::Io`] if the helper thread cannot be started.
     pub fn decode_on_two_threads(&mut self) -> Result<()> {
-        if self.helper.is_some() || self.info.codec != "flac" {
+        if self.helper.is_some() || self.info.codec != "flac" || matches!(self.backend, super::Backend::Flac(_)) {
             return Ok(());
         }
         let params = self.codec_params()?;
@@ -89,10 +90,10 @@ impl Decoder {
         }
         let Some(first) = self.read_packet()? else { return Ok(None) };
         let Some(second) = self.read_packet()? else {
-            return decode_packet(&mut *self.decoder, &first, &mut self.planes).map(Some);
+            return decode_packet(self.backend.codec()?, &first, &mut self.planes).map(Some);
         };
         helper.send(first)?;
-        let outcome = decode_packet(&mut *self.decoder, &second, &mut self.planes)?;
+        let outcome = decode_packet(self.backend.codec()?, &second, &mut self.planes)?;
         let (first_outcome, first_planes) = helper.receive()?;
         helper.pending = Some((outcome, std::mem::replace(&mut self.planes, first_planes)));
         Ok(Some(first_outcome))
