@@ -66,7 +66,12 @@ pub(crate) fn analyze_path_with(
     cancel: Cancel<'_>,
 ) -> Result<Analysis> {
     let file = std::fs::File::open(path)?;
-    analyze_source_with(file, options, threads, cancel)
+    // Opened as a file, a native FLAC stream can be decoded on two threads.
+    catch_unwind(AssertUnwindSafe(|| {
+        let mut decoder = Decoder::open_file(&file, &options.limits)?;
+        meter_decoder(&mut decoder, options, threads, cancel)
+    }))
+    .unwrap_or_else(|p| Err(Error::DecoderPanic { message: panic_message(&*p) }))
 }
 
 /// Analyses any seekable source.
@@ -123,7 +128,7 @@ pub fn analyze_path_gated(
 ) -> Result<(Analysis, GatingHistogram)> {
     let file = std::fs::File::open(path)?;
     catch_unwind(AssertUnwindSafe(|| {
-        let mut decoder = Decoder::open(file, &options.limits)?;
+        let mut decoder = Decoder::open_file(&file, &options.limits)?;
         meter_decoder_gated(&mut decoder, options, threads, Cancel::NEVER)
     }))
     .unwrap_or_else(|p| Err(Error::DecoderPanic { message: panic_message(&*p) }))

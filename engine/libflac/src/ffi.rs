@@ -23,7 +23,7 @@ use crate::{Error, Settings};
 
 mod decoder;
 
-pub use decoder::FlacDecoder;
+pub use decoder::{FlacDecoder, SeekPoint};
 
 /// Frames handed to libFLAC per call (its sample count is a `u32`).
 const FRAMES_PER_CALL: usize = 1 << 16;

@@ -11,7 +11,7 @@
 
 mod ffi;
 
-pub use ffi::{FlacDecoder, FlacEncoder};
+pub use ffi::{FlacDecoder, FlacEncoder, SeekPoint};
 
 /// What a stream's STREAMINFO block says.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub struct StreamInfo {
     pub bits_per_sample: u32,
     /// Samples per channel, when STREAMINFO gives them (`None`: unknown).
     pub total_frames: Option<u64>,
+    /// The smallest frame (samples per channel) any audio frame but the last holds.
+    pub min_block_frames: u32,
     /// The largest frame (samples per channel) any audio frame holds.
     pub max_block_frames: u32,
 }

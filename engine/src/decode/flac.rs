@@ -8,15 +8,18 @@
 //! with silence (at most 5 s), so the timing of what follows is kept. A stream that ends before
 //! the frame count STREAMINFO declares is reported truncated.
 
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
 use audioproc_libflac::{Error as FlacError, FlacDecoder};
 use symphonia::core::audio::{Channels, Position};
 use symphonia::core::io::MediaSource;
 
+use super::flac_parallel::{self, Next, ParallelFlac};
 use super::layout::layout_of;
 use super::limits::{check_channels, check_rate};
 use super::packet::PacketOutcome;
+use super::source::{FileSource, SeekableSource};
 use super::{Limits, StreamInfo};
 use crate::channels::ChannelRole;
 use crate::error::{Error, Result};
@@ -48,6 +51,26 @@ pub(super) struct LibFlac {
     /// Frames decoded so far, and the count STREAMINFO declares.
     decoded: u64,
     declared: Option<u64>,
+    /// Bytes from the stream's start (after leading ID3v2 tags) to the end of its source.
+    span_len: u64,
+    /// The file again (through a handle of its own per decoder), where it is known.
+    reopen: Option<Reopen>,
+    /// The decoder threads, once [`LibFlac::decode_on_two_threads`] started them.
+    parallel: Option<ParallelFlac>,
+}
+
+/// How to read the stream's file again: the file, and where the stream starts and ends in it.
+#[derive(Debug)]
+struct Reopen {
+    file: File,
+    start: u64,
+    len: u64,
+}
+
+impl Reopen {
+    fn source(&self) -> Result<Box<dyn MediaSource>> {
+        Ok(Box::new(SeekableSource { inner: FileSource::new(&self.file)?, start: self.start, len: self.len }))
+    }
 }
 
 impl std::fmt::Debug for LibFlac {
@@ -59,6 +82,7 @@ impl std::fmt::Debug for LibFlac {
 impl LibFlac {
     /// Opens the stream at `source`'s current position, and what it is (within `limits`).
     pub(super) fn open(source: Box<dyn MediaSource>, limits: &Limits) -> Result<(Self, StreamInfo)> {
+        let span_len = source.byte_len().unwrap_or(0);
         let decoder = FlacDecoder::new(source).map_err(flac_error)?;
         let info = decoder.info();
         check_rate(info.sample_rate, limits)?;
@@ -88,12 +112,55 @@ impl LibFlac {
             held: None,
             decoded: 0,
             declared: info.total_frames,
+            span_len,
+            reopen: None,
+            parallel: None,
         };
         Ok((me, stream))
     }
 
+    /// Bytes from the stream's start (after leading ID3v2 tags) to the end of its source.
+    pub(super) fn span_len(&self) -> u64 {
+        self.span_len
+    }
+
+    /// Lets [`LibFlac::decode_on_two_threads`] read the stream's file again: `file` holds it
+    /// from byte `start` on, `len` bytes (after leading ID3v2 tags).
+    pub(super) fn can_reopen(&mut self, file: File, start: u64, len: u64) {
+        self.reopen = Some(Reopen { file, start, len });
+    }
+
+    /// Decodes on two threads from here on, where the stream allows it (see
+    /// [`super::flac_parallel`]: the file can be read again, nothing is decoded yet, and the
+    /// SEEKTABLE cuts it into checked chunks); whether it does.
+    pub(super) fn decode_on_two_threads(&mut self) -> Result<bool> {
+        let Some(reopen) = self.reopen.as_ref().filter(|_| self.decoded == 0 && self.parallel.is_none()) else {
+            return Ok(false);
+        };
+        let info = self.decoder.info();
+        let chunks =
+            flac_parallel::plan(self.decoder.seek_points(), &info, self.decoder.first_frame_offset(), reopen.len);
+        let mut probe = reopen.source()?;
+        let Some(chunks) = chunks.filter(|c| flac_parallel::chunks_check_out(c, &info, &mut *probe)) else {
+            return Ok(false);
+        };
+        let open = || FlacDecoder::new(reopen.source()?).map_err(flac_error);
+        self.parallel = Some(ParallelFlac::spawn([open()?, open()?], &chunks)?);
+        Ok(true)
+    }
+
     /// The next frame into `planes` (or one skipped frame), `None` at the end of the stream.
     pub(super) fn decode(&mut self, planes: &mut Vec<Vec<f32>>) -> Result<Option<PacketOutcome>> {
+        if let Some(parallel) = &mut self.parallel {
+            return Ok(match parallel.next(planes)? {
+                Next::Frames(n) => {
+                    self.decoded += n as u64;
+                    Some(PacketOutcome::Frames((self.rate, self.layout.clone(), 0)))
+                }
+                Next::Corrupt => Some(PacketOutcome::Corrupt),
+                Next::End => None,
+            });
+        }
         let frames = match self.held.take() {
             Some(n) => n,
             None => self.decoder.next_frame(planes).map_err(flac_error)?,
@@ -147,7 +214,7 @@ fn flac_channels(count: u32) -> Channels {
     }
 }
 
-fn flac_error(e: FlacError) -> Error {
+pub(super) fn flac_error(e: FlacError) -> Error {
     match e {
         FlacError::Io(io) => Error::Io(io),
         FlacError::Decoder(m) if m.starts_with("not a FLAC stream") => {

@@ -18,6 +18,7 @@
 
 mod backend;
 mod flac;
+mod flac_parallel;
 mod id3v2;
 mod layout;
 mod limits;
@@ -182,7 +183,14 @@ impl Decoder {
     /// # Errors
     /// [`Error::Io`] if the handle cannot be duplicated, and any error of [`Decoder::open`].
     pub fn open_file(file: &File, limits: &Limits) -> Result<Self> {
-        Self::open(FileSource::new(file)?, limits)
+        let mut me = Self::open(FileSource::new(file)?, limits)?;
+        if let Backend::Flac(flac) = &mut me.backend {
+            // A native FLAC stream may then be decoded on two threads, each with its handle.
+            let len = file.metadata()?.len();
+            let start = len - flac.span_len();
+            flac.can_reopen(file.try_clone()?, start, len - start);
+        }
+        Ok(me)
     }
 
     /// Opens any seekable byte source. The container is found by probing its content.

@@ -67,20 +67,27 @@ impl PacketHelper {
 }
 
 impl Decoder {
-    /// Decodes on two threads from here on, when the codec's packets are independent of each
-    /// other (FLAC in a container symphonia reads; native FLAC streams go to libFLAC, on one
-    /// thread): pairs of packets are decoded at once, one on a helper thread. The frames handed
-    /// out are the same. For other codecs this does nothing.
+    /// Decodes on two threads from here on, when the codec's frames are independent of each
+    /// other (FLAC), and whether it does. A native FLAC stream opened as a file
+    /// ([`Decoder::open_file`]) with a SEEKTABLE is cut into chunks of a few seconds that two
+    /// libFLAC decoders take in turn ([`super::flac_parallel`]); FLAC in a container symphonia
+    /// reads goes in pairs of packets, one decoded on a helper thread. The frames handed out
+    /// are the same either way. For other codecs (or a native FLAC stream without a usable
+    /// SEEKTABLE, or once frames were handed out) this does nothing.
     ///
     /// # Errors
-    /// [`Error::Io`] if the helper thread cannot be started.
-    pub fn decode_on_two_threads(&mut self) -> Result<()> {
-        if self.helper.is_some() || self.info.codec != "flac" || matches!(self.backend, super::Backend::Flac(_)) {
-            return Ok(());
+    /// [`Error::Io`] if a thread cannot be started or the file read again; the errors of
+    /// opening the stream again.
+    pub fn decode_on_two_threads(&mut self) -> Result<bool> {
+        if let super::Backend::Flac(flac) = &mut self.backend {
+            return flac.decode_on_two_threads();
+        }
+        if self.helper.is_some() || self.info.codec != "flac" {
+            return Ok(false);
         }
         let params = self.codec_params()?;
         self.helper = Some(PacketHelper::spawn(params)?);
-        Ok(())
+        Ok(true)
     }
 
     pub(super) fn next_decoded_in_pairs(&mut self, helper: &mut PacketHelper) -> Result<Option<PacketOutcome>> {

@@ -19,9 +19,11 @@ use crate::{Error, StreamInfo};
 /// The source, what the callbacks learnt, and where decoded frames go.
 struct Client<R> {
     source: R,
-    /// Bytes in the source, and the position the next read starts from.
+    /// Bytes in the source, the position the next read starts from, and where reading stops
+    /// (the end of the source, or of the window set by [`FlacDecoder::decode_window`]).
     len: u64,
     pos: u64,
+    end: u64,
     /// The first error of the source (libFLAC only learns "abort").
     io_error: Option<std::io::Error>,
     info: Option<StreamInfo>,
@@ -33,6 +35,18 @@ struct Client<R> {
     errors: u64,
     /// A frame whose layout disagrees with STREAMINFO (stops decoding).
     mismatch: Option<String>,
+    /// The SEEKTABLE's points (placeholders left out).
+    seek_points: Vec<SeekPoint>,
+}
+
+/// One point of a stream's SEEKTABLE: the frame that starts at `sample` begins `offset` bytes
+/// after the first frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeekPoint {
+    /// The first sample (per channel) of the frame.
+    pub sample: u64,
+    /// Its byte offset from the first frame's first byte.
+    pub offset: u64,
 }
 
 /// A FLAC stream read from `R` by libFLAC, frame by frame, as planar `f32`.
@@ -40,6 +54,8 @@ pub struct FlacDecoder<R: Read + Seek> {
     raw: NonNull<sys::FLAC__StreamDecoder>,
     client: NonNull<Client<R>>,
     info: StreamInfo,
+    /// Where the first frame starts in the source.
+    first_frame: u64,
 }
 
 // SAFETY: a libFLAC decoder has no thread affinity (no thread-local state, no threads of its
@@ -70,6 +86,8 @@ impl<R: Read + Seek> FlacDecoder<R> {
             source,
             len,
             pos,
+            end: len,
+            seek_points: Vec::new(),
             io_error: None,
             info: None,
             planes: Vec::new(),
@@ -79,7 +97,9 @@ impl<R: Read + Seek> FlacDecoder<R> {
         };
         let client = NonNull::from(Box::leak(Box::new(client)));
         // From here on, `Drop` frees both.
-        let mut decoder = FlacDecoder { raw, client, info: StreamInfo::default() };
+        let mut decoder = FlacDecoder { raw, client, info: StreamInfo::default(), first_frame: 0 };
+        // SAFETY: `raw` is live and not initialised, which is all this setter asks.
+        unsafe { sys::FLAC__stream_decoder_set_metadata_respond(raw.as_ptr(), sys::FLAC__METADATA_TYPE_SEEKTABLE) };
         // SAFETY: `raw` is live and not initialised; the callbacks match `R`, `client` is the
         // `Client<R>` they expect and outlives the decoder (module invariants).
         let status = unsafe {
@@ -101,6 +121,12 @@ impl<R: Read + Seek> FlacDecoder<R> {
         }
         // SAFETY: `raw` is live and initialised.
         let ok = unsafe { sys::FLAC__stream_decoder_process_until_end_of_metadata(raw.as_ptr()) };
+        let mut first_frame = 0u64;
+        // SAFETY: as above; libFLAC writes the position into `first_frame` (the read position
+        // less what it holds unread: the first frame's first byte).
+        if unsafe { sys::FLAC__stream_decoder_get_decode_position(raw.as_ptr(), &raw mut first_frame) } != 0 {
+            decoder.first_frame = first_frame;
+        }
         let client = decoder.client_mut();
         if let Some(e) = client.io_error.take() {
             return Err(Error::Io(e));
@@ -115,6 +141,36 @@ impl<R: Read + Seek> FlacDecoder<R> {
     /// What STREAMINFO says.
     pub fn info(&self) -> StreamInfo {
         self.info
+    }
+
+    /// The SEEKTABLE's points, in stream order (empty without a SEEKTABLE).
+    pub fn seek_points(&self) -> &[SeekPoint] {
+        // SAFETY: `client` is live and no libFLAC call is running (we hold `&self`).
+        &unsafe { self.client.as_ref() }.seek_points
+    }
+
+    /// The byte position of the first frame in the source (0 when libFLAC could not say).
+    pub fn first_frame_offset(&self) -> u64 {
+        self.first_frame
+    }
+
+    /// From now on, decodes the frames in the source's bytes `start .. end` (whole frames, e.g.
+    /// between two seek points): what was read ahead is dropped, and the next frame is not
+    /// taken as the successor of the last (no gap is filled between windows).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the source cannot seek; [`Error::Decoder`] when libFLAC cannot flush
+    /// (out of memory).
+    pub fn decode_window(&mut self, start: u64, end: u64) -> Result<(), Error> {
+        // SAFETY: `raw` is live and initialised; flushing drops the bytes read ahead, and fails
+        // only when out of memory.
+        if unsafe { sys::FLAC__stream_decoder_flush(self.raw.as_ptr()) } == 0 {
+            return Err(Error::Decoder("libFLAC could not flush (out of memory)".to_owned()));
+        }
+        let client = self.client_mut();
+        client.pos = client.source.seek(SeekFrom::Start(start))?;
+        client.end = end.min(client.len).max(client.pos);
+        Ok(())
     }
 
     /// Frames libFLAC could not decode so far (each error it reported: lost sync, a bad frame
@@ -212,7 +268,8 @@ unsafe extern "C" fn read_callback<R: Read + Seek>(
     // SAFETY: libFLAC passes `room` writable bytes at `buffer` for the call.
     let buf = unsafe { std::slice::from_raw_parts_mut(buffer, room) };
     let read = |c: &mut Client<R>| loop {
-        match c.source.read(buf) {
+        let room = buf.len().min(usize::try_from(c.end.saturating_sub(c.pos)).unwrap_or(usize::MAX));
+        match c.source.read(&mut buf[..room]) {
             Ok(n) => {
                 c.pos += n as u64;
                 return Ok(n);
@@ -278,7 +335,7 @@ unsafe extern "C" fn eof_callback<R: Read + Seek>(
 ) -> sys::FLAC__bool {
     // SAFETY: as in `read_callback`.
     let client = unsafe { &*data.cast::<Client<R>>() };
-    sys::FLAC__bool::from(client.pos >= client.len)
+    sys::FLAC__bool::from(client.pos >= client.end)
 }
 
 unsafe extern "C" fn write_callback<R: Read + Seek>(
@@ -324,6 +381,23 @@ unsafe extern "C" fn metadata_callback<R: Read + Seek>(
     // SAFETY: as in `read_callback`; libFLAC passes a valid metadata block for the call, and
     // only STREAMINFO is asked for (the default), whose union member is `stream_info`.
     let (client, block) = unsafe { (&mut *data.cast::<Client<R>>(), &*metadata) };
+    if block.type_ == sys::FLAC__METADATA_TYPE_SEEKTABLE {
+        // SAFETY: the block is a SEEKTABLE, whose union member is `seek_table`, holding
+        // `num_points` points at `points` for the call.
+        let points = unsafe {
+            let table = &block.data.seek_table;
+            match table.num_points {
+                0 => &[][..],
+                n => std::slice::from_raw_parts(table.points, n as usize),
+            }
+        };
+        client.seek_points = points
+            .iter()
+            .filter(|p| p.sample_number != u64::MAX)
+            .map(|p| SeekPoint { sample: p.sample_number, offset: p.stream_offset })
+            .collect();
+        return;
+    }
     if block.type_ != sys::FLAC__METADATA_TYPE_STREAMINFO {
         return;
     }
@@ -334,6 +408,7 @@ unsafe extern "C" fn metadata_callback<R: Read + Seek>(
         channels: s.channels,
         bits_per_sample: s.bits_per_sample,
         total_frames: (s.total_samples > 0).then_some(s.total_samples),
+        min_block_frames: s.min_blocksize,
         max_block_frames: s.max_blocksize,
     });
     client.planes = vec![Vec::new(); s.channels as usize];
