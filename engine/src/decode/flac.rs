@@ -20,7 +20,7 @@ use super::layout::layout_of;
 use super::limits::{check_channels, check_rate};
 use super::packet::PacketOutcome;
 use super::source::{FileSource, SeekableSource};
-use super::{Limits, StreamInfo};
+use super::{BLOCK_FRAMES, Limits, StreamInfo};
 use crate::channels::ChannelRole;
 use crate::error::{Error, Result};
 
@@ -53,8 +53,10 @@ pub(super) struct LibFlac {
     declared: Option<u64>,
     /// Bytes from the stream's start (after leading ID3v2 tags) to the end of its source.
     span_len: u64,
-    /// The file again (through a handle of its own per decoder), where it is known.
+    /// The file again (through a handle of its own per decoder), where it is known; and whether
+    /// the caps allow the blocks the decoder threads hand out (a frame short of two blocks).
     reopen: Option<Reopen>,
+    blocks_allowed: bool,
     /// The decoder threads, once [`LibFlac::decode_on_two_threads`] started them.
     parallel: Option<ParallelFlac>,
 }
@@ -114,6 +116,7 @@ impl LibFlac {
             declared: info.total_frames,
             span_len,
             reopen: None,
+            blocks_allowed: limits.max_frames_per_packet >= (BLOCK_FRAMES as u64) + u64::from(info.max_block_frames),
             parallel: None,
         };
         Ok((me, stream))
@@ -134,7 +137,9 @@ impl LibFlac {
     /// [`super::flac_parallel`]: the file can be read again, nothing is decoded yet, and the
     /// SEEKTABLE cuts it into checked chunks); whether it does.
     pub(super) fn decode_on_two_threads(&mut self) -> Result<bool> {
-        let Some(reopen) = self.reopen.as_ref().filter(|_| self.decoded == 0 && self.parallel.is_none()) else {
+        let Some(reopen) =
+            self.reopen.as_ref().filter(|_| self.blocks_allowed && self.decoded == 0 && self.parallel.is_none())
+        else {
             return Ok(false);
         };
         let info = self.decoder.info();

@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use audioproc_libflac::{FlacDecoder, SeekPoint, StreamInfo};
 use symphonia::core::io::MediaSource;
 
+use super::BLOCK_FRAMES;
 use super::flac::flac_error;
 use crate::error::{Error, Result};
 
@@ -106,8 +107,9 @@ fn header_sample(head: &[u8; 16], block: u32) -> Option<u64> {
     Some(if variable { number } else { number * u64::from(block) })
 }
 
-/// What a decoder thread sends: a frame (with its decoder's error count so far), the end of a
-/// chunk (likewise), or why it stopped.
+/// What a decoder thread sends: frames (whole frames, at least [`BLOCK_FRAMES`] but at the end
+/// of a chunk, with its decoder's error count so far), the end of a chunk (likewise), or why it
+/// stopped.
 enum Msg {
     Frames(Vec<Vec<f32>>, u64),
     ChunkEnd(u64),
@@ -116,7 +118,7 @@ enum Msg {
 
 /// What [`ParallelFlac::next`] gave.
 pub(super) enum Next {
-    /// A frame, in the planes.
+    /// Frames, in the planes.
     Frames(usize),
     /// A frame libFLAC could not decode.
     Corrupt,
@@ -147,8 +149,8 @@ impl ParallelFlac {
     pub(super) fn spawn(decoders: [FlacDecoder<Box<dyn MediaSource>>; 2], chunks: &[Chunk]) -> Result<Self> {
         let info = decoders[0].info();
         let rate = f64::from(info.sample_rate.max(1));
-        // A decoder runs up to one chunk ahead: room for a chunk's frames.
-        let bound = (MAX_CHUNK_S * rate / f64::from(info.min_block_frames.max(16))).ceil() as usize + 2;
+        // A decoder runs up to one chunk ahead: room for a chunk's blocks.
+        let bound = (MAX_CHUNK_S * rate / BLOCK_FRAMES as f64).ceil() as usize + 2;
         let mut workers = Vec::with_capacity(2);
         for (w, decoder) in decoders.into_iter().enumerate() {
             let mine: Vec<Chunk> = chunks.iter().skip(w).step_by(2).copied().collect();
@@ -160,7 +162,7 @@ impl ParallelFlac {
         Ok(ParallelFlac { workers, current: 0, chunks_left: chunks.len(), reported: [0; 2], pending: 0, held: None })
     }
 
-    /// The next frame into `planes`, in stream order.
+    /// The next frames into `planes`, in stream order.
     pub(super) fn next(&mut self, planes: &mut Vec<Vec<f32>>) -> Result<Next> {
         loop {
             if self.pending > 0 {
@@ -217,12 +219,15 @@ fn work(mut decoder: FlacDecoder<Box<dyn MediaSource>>, chunks: &[Chunk], tx: &S
             let _ = tx.send(Msg::Failed(flac_error(e)));
             return;
         }
+        // Frames go out gathered into blocks (the consumer hands a block this large on without
+        // a copy, and there are fewer hand-offs).
+        let mut block: Vec<Vec<f32>> = Vec::new();
         loop {
-            let mut planes = Vec::new();
-            match decoder.next_frame(&mut planes) {
+            match decoder.append_frame(&mut block) {
                 Ok(0) => break,
+                Ok(_) if block.first().map_or(0, Vec::len) < BLOCK_FRAMES => {}
                 Ok(_) => {
-                    if tx.send(Msg::Frames(planes, decoder.errors())).is_err() {
+                    if tx.send(Msg::Frames(std::mem::take(&mut block), decoder.errors())).is_err() {
                         return;
                     }
                 }
@@ -231,6 +236,9 @@ fn work(mut decoder: FlacDecoder<Box<dyn MediaSource>>, chunks: &[Chunk], tx: &S
                     return;
                 }
             }
+        }
+        if block.first().is_some_and(|p| !p.is_empty()) && tx.send(Msg::Frames(block, decoder.errors())).is_err() {
+            return;
         }
         if tx.send(Msg::ChunkEnd(decoder.errors())).is_err() {
             return;

@@ -188,11 +188,19 @@ impl<R: Read + Seek> FlacDecoder<R> {
     /// [`Error::Io`] when the source fails; [`Error::Decoder`] when libFLAC stops (memory) or a
     /// frame's channel count or bit depth disagrees with STREAMINFO.
     pub fn next_frame(&mut self, planes: &mut Vec<Vec<f32>>) -> Result<usize, Error> {
+        planes.iter_mut().for_each(Vec::clear);
+        self.append_frame(planes)
+    }
+
+    /// As [`FlacDecoder::next_frame`], but the frame is appended to what `planes` hold.
+    ///
+    /// # Errors
+    /// As [`FlacDecoder::next_frame`].
+    pub fn append_frame(&mut self, planes: &mut Vec<Vec<f32>>) -> Result<usize, Error> {
         let raw = self.raw.as_ptr();
         let client = self.client_mut();
         std::mem::swap(&mut client.planes, planes);
         client.planes.resize_with(client.info.map_or(0, |i| i.channels as usize), Vec::new);
-        client.planes.iter_mut().for_each(Vec::clear);
         client.appended = 0;
         let result = loop {
             // SAFETY: `raw` is live and initialised; the callbacks it makes find `client` alive
@@ -363,11 +371,8 @@ unsafe extern "C" fn write_callback<R: Read + Seek>(
         // SAFETY: libFLAC passes one pointer per channel of the frame (`channels` of them,
         // checked above to equal the planes'), each to `blocksize` samples, for the call.
         let samples = unsafe { std::slice::from_raw_parts(*buffer.add(c), n) };
-        let start = plane.len();
-        plane.resize(start + n, 0.0);
-        for (y, &x) in plane[start..].iter_mut().zip(samples) {
-            *y = x as f32 * scale;
-        }
+        // Written once (no zero fill first): a slice's mapped iterator knows its length.
+        plane.extend(samples.iter().map(|&x| x as f32 * scale));
     }
     client.appended += n;
     sys::FLAC__STREAM_DECODER_WRITE_STATUS_CONTINUE
