@@ -496,10 +496,3 @@ impl Decoder {
         Ok(())
     }
 }
-
-fn sym_to_error_keep_reset(e: SymError) -> Error {
-    match e {
-        SymError::ResetRequired => Error::Malformed { reason: "container reset required (chained stream)".to_owned() },
-        other => sym_to_error(other),
-    }
-}

@@ -6,8 +6,9 @@ use symphonia::core::errors::Error as SymError;
 use symphonia::core::packet::Packet;
 
 use super::layout::layout_of;
-use super::{Backend, Decoder, guarded, sym_to_error, sym_to_error_keep_reset};
+use super::{Backend, Decoder, guarded, sym_to_error};
 use crate::channels::ChannelRole;
+use crate::error::Error;
 use crate::error::Result;
 
 impl Decoder {
@@ -30,6 +31,14 @@ impl Decoder {
                 }
             }
         }
+    }
+}
+
+/// A symphonia error of reading a packet; a reset request (a chained stream) is malformed here.
+fn sym_to_error_keep_reset(e: SymError) -> Error {
+    match e {
+        SymError::ResetRequired => Error::Malformed { reason: "container reset required (chained stream)".to_owned() },
+        other => sym_to_error(other),
     }
 }
 
