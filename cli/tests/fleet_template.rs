@@ -109,6 +109,10 @@ fn systemd_unit_restarts_always_and_stops_gracefully() {
     let stop = unit.seconds("Service", "TimeoutStopSec").expect("no TimeoutStopSec");
     assert!(stop > grace, "TimeoutStopSec={stop} must exceed --grace {grace}");
     assert_eq!(unit.value("Install", "WantedBy"), Some("multi-user.target"), "{unit:#?}");
+    assert!(
+        unit.values("Service", "Environment").contains(&"MALLOC_ARENA_MAX=2"),
+        "allocator arenas capped: {unit:#?}"
+    );
     assert!(script.lines().any(|l| l == "systemctl enable --now audioproc-worker.service"), "{script}");
 }
 
