@@ -221,13 +221,17 @@ fn work(mut decoder: FlacDecoder<Box<dyn MediaSource>>, chunks: &[Chunk], tx: &S
         }
         // Frames go out gathered into blocks (the consumer hands a block this large on without
         // a copy, and there are fewer hand-offs).
-        let mut block: Vec<Vec<f32>> = Vec::new();
+        // Errors are counted as of the last frame decoded: what libFLAC meets after it (the
+        // end of the file: its cut, or tags after the last frame) goes with the chunk's end.
+        let (mut block, mut errors): (Vec<Vec<f32>>, u64) = (Vec::new(), decoder.errors());
         loop {
             match decoder.append_frame(&mut block) {
                 Ok(0) => break,
-                Ok(_) if block.first().map_or(0, Vec::len) < BLOCK_FRAMES => {}
                 Ok(_) => {
-                    if tx.send(Msg::Frames(std::mem::take(&mut block), decoder.errors())).is_err() {
+                    errors = decoder.errors();
+                    if block.first().map_or(0, Vec::len) >= BLOCK_FRAMES
+                        && tx.send(Msg::Frames(std::mem::take(&mut block), errors)).is_err()
+                    {
                         return;
                     }
                 }
@@ -237,7 +241,7 @@ fn work(mut decoder: FlacDecoder<Box<dyn MediaSource>>, chunks: &[Chunk], tx: &S
                 }
             }
         }
-        if block.first().is_some_and(|p| !p.is_empty()) && tx.send(Msg::Frames(block, decoder.errors())).is_err() {
+        if block.first().is_some_and(|p| !p.is_empty()) && tx.send(Msg::Frames(block, errors)).is_err() {
             return;
         }
         if tx.send(Msg::ChunkEnd(decoder.errors())).is_err() {
