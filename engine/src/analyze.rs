@@ -65,13 +65,7 @@ pub(crate) fn analyze_path_with(
     threads: Threads,
     cancel: Cancel<'_>,
 ) -> Result<Analysis> {
-    let file = std::fs::File::open(path)?;
-    // Opened as a file, a native FLAC stream can be decoded on two threads.
-    catch_unwind(AssertUnwindSafe(|| {
-        let mut decoder = Decoder::open_file(&file, &options.limits)?;
-        meter_decoder(&mut decoder, options, threads, cancel)
-    }))
-    .unwrap_or_else(|p| Err(Error::DecoderPanic { message: panic_message(&*p) }))
+    analyze_file(path, options, threads, cancel).map(|(analysis, _)| analysis)
 }
 
 /// Analyses any seekable source.
@@ -126,10 +120,21 @@ pub fn analyze_path_gated(
     options: &AnalyzeOptions,
     threads: Threads,
 ) -> Result<(Analysis, GatingHistogram)> {
+    analyze_file(path, options, threads, Cancel::NEVER)
+}
+
+/// Opens `path` as a file (so that a native FLAC stream can be decoded on two threads) and
+/// measures it, with the gating blocks.
+fn analyze_file(
+    path: &Path,
+    options: &AnalyzeOptions,
+    threads: Threads,
+    cancel: Cancel<'_>,
+) -> Result<(Analysis, GatingHistogram)> {
     let file = std::fs::File::open(path)?;
     catch_unwind(AssertUnwindSafe(|| {
         let mut decoder = Decoder::open_file(&file, &options.limits)?;
-        meter_decoder_gated(&mut decoder, options, threads, Cancel::NEVER)
+        meter_decoder_gated(&mut decoder, options, threads, cancel)
     }))
     .unwrap_or_else(|p| Err(Error::DecoderPanic { message: panic_message(&*p) }))
 }

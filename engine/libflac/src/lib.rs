@@ -93,7 +93,11 @@ pub enum Error {
     /// libFLAC stopped (its state, e.g. a memory allocation error).
     #[error("FLAC encoder: {0}")]
     Encoder(String),
-    /// The input is not a FLAC stream, or libFLAC stopped decoding it.
+    /// The input is not a FLAC stream (no STREAMINFO before the audio or the end).
+    #[error("not a FLAC stream (no STREAMINFO)")]
+    NotFlac,
+    /// libFLAC could not start or stopped decoding (out of memory), or a frame disagrees with
+    /// STREAMINFO.
     #[error("FLAC decoder: {0}")]
     Decoder(String),
 }

@@ -65,7 +65,7 @@ fn decodes_what_the_encoder_wrote_bit_exactly() {
 fn foreign_or_empty_input_is_an_error() {
     for bytes in [Vec::new(), b"RIFF\0\0\0\0WAVEfmt ".to_vec(), vec![0xff; 5000], b"fLaC".to_vec()] {
         match FlacDecoder::new(Cursor::new(bytes.clone())) {
-            Err(Error::Decoder(_)) => {}
+            Err(Error::NotFlac) => {}
             other => panic!("{:?}: {other:?}", &bytes[..bytes.len().min(8)]),
         }
     }

@@ -1,6 +1,7 @@
 //! Native FLAC streams (`fLaC` …) decoded by libFLAC, the reference decoder
 //! ([`audioproc_libflac::FlacDecoder`]), instead of symphonia's: the same samples (both give
-//! `sample / 2^(bits-1)` as `f32`), at a fraction of the CPU time, on one thread.
+//! `sample / 2^(bits-1)` as `f32`), at a fraction of the CPU time; on two threads where the
+//! file allows it ([`super::flac_parallel`]).
 //!
 //! Damage is met as libFLAC meets it: a frame that fails its CRC or cannot be parsed is
 //! dropped and counted (each becomes one skipped packet, so [`super::Limits`]'
@@ -15,7 +16,7 @@ use audioproc_libflac::{Error as FlacError, FlacDecoder};
 use symphonia::core::audio::{Channels, Position};
 use symphonia::core::io::MediaSource;
 
-use super::flac_parallel::{self, Next, ParallelFlac};
+use super::flac_parallel::{self, ParallelFlac};
 use super::layout::layout_of;
 use super::limits::{check_channels, check_rate};
 use super::packet::PacketOutcome;
@@ -44,35 +45,25 @@ pub(super) struct LibFlac {
     decoder: FlacDecoder<Box<dyn MediaSource>>,
     rate: u32,
     layout: Vec<ChannelRole>,
-    /// libFLAC errors already handed out as [`PacketOutcome::Corrupt`].
+    /// The single decoder's errors counted so far.
     reported: u64,
-    /// Frames of the last call, held back while its errors are handed out first.
+    /// Frames waiting in the planes while the errors met before them go out as
+    /// [`PacketOutcome::Corrupt`] (a skipped packet leaves the planes alone), and how many.
     held: Option<usize>,
+    corrupt: u64,
     /// Frames decoded so far, and the count STREAMINFO declares.
     decoded: u64,
     declared: Option<u64>,
-    /// Bytes from the stream's start (after leading ID3v2 tags) to the end of its source.
-    span_len: u64,
-    /// The file again (through a handle of its own per decoder), where it is known; and whether
-    /// the caps allow the blocks the decoder threads hand out (a frame short of two blocks).
-    reopen: Option<Reopen>,
+    /// Where the stream lies in its source: its first byte (after leading ID3v2 tags) and its
+    /// length.
+    span: (u64, u64),
+    /// The stream's file, read again through a handle of its own by each decoder thread (where
+    /// it is known); and whether the caps allow the blocks those threads hand out (a frame short
+    /// of two blocks).
+    file: Option<File>,
     blocks_allowed: bool,
     /// The decoder threads, once [`LibFlac::decode_on_two_threads`] started them.
     parallel: Option<ParallelFlac>,
-}
-
-/// How to read the stream's file again: the file, and where the stream starts and ends in it.
-#[derive(Debug)]
-struct Reopen {
-    file: File,
-    start: u64,
-    len: u64,
-}
-
-impl Reopen {
-    fn source(&self) -> Result<Box<dyn MediaSource>> {
-        Ok(Box::new(SeekableSource { inner: FileSource::new(&self.file)?, start: self.start, len: self.len }))
-    }
 }
 
 impl std::fmt::Debug for LibFlac {
@@ -82,9 +73,9 @@ impl std::fmt::Debug for LibFlac {
 }
 
 impl LibFlac {
-    /// Opens the stream at `source`'s current position, and what it is (within `limits`).
-    pub(super) fn open(source: Box<dyn MediaSource>, limits: &Limits) -> Result<(Self, StreamInfo)> {
-        let span_len = source.byte_len().unwrap_or(0);
+    /// Opens the stream at `source`'s current position, and what it is (within `limits`);
+    /// `span` is where the stream lies in its file: its first byte and its length.
+    pub(super) fn open(source: Box<dyn MediaSource>, span: (u64, u64), limits: &Limits) -> Result<(Self, StreamInfo)> {
         let decoder = FlacDecoder::new(source).map_err(flac_error)?;
         let info = decoder.info();
         check_rate(info.sample_rate, limits)?;
@@ -112,71 +103,59 @@ impl LibFlac {
             layout,
             reported: 0,
             held: None,
+            corrupt: 0,
             decoded: 0,
             declared: info.total_frames,
-            span_len,
-            reopen: None,
+            span,
+            file: None,
             blocks_allowed: limits.max_frames_per_packet >= (BLOCK_FRAMES as u64) + u64::from(info.max_block_frames),
             parallel: None,
         };
         Ok((me, stream))
     }
 
-    /// Bytes from the stream's start (after leading ID3v2 tags) to the end of its source.
-    pub(super) fn span_len(&self) -> u64 {
-        self.span_len
-    }
-
-    /// Lets [`LibFlac::decode_on_two_threads`] read the stream's file again: `file` holds it
-    /// from byte `start` on, `len` bytes (after leading ID3v2 tags).
-    pub(super) fn can_reopen(&mut self, file: File, start: u64, len: u64) {
-        self.reopen = Some(Reopen { file, start, len });
+    /// Lets [`LibFlac::decode_on_two_threads`] read the stream again from `file`, which holds
+    /// it where the span given to [`LibFlac::open`] says.
+    pub(super) fn can_reopen(&mut self, file: File) {
+        self.file = Some(file);
     }
 
     /// Decodes on two threads from here on, where the stream allows it (see
     /// [`super::flac_parallel`]: the file can be read again, nothing is decoded yet, and the
     /// SEEKTABLE cuts it into checked chunks); whether it does.
     pub(super) fn decode_on_two_threads(&mut self) -> Result<bool> {
-        let Some(reopen) =
-            self.reopen.as_ref().filter(|_| self.blocks_allowed && self.decoded == 0 && self.parallel.is_none())
+        let Some(file) =
+            self.file.as_ref().filter(|_| self.blocks_allowed && self.decoded == 0 && self.parallel.is_none())
         else {
             return Ok(false);
         };
+        let (start, len) = self.span;
+        let reopen = || -> Result<Box<dyn MediaSource>> {
+            Ok(Box::new(SeekableSource { inner: FileSource::new(file)?, start, len }))
+        };
         let info = self.decoder.info();
-        let chunks =
-            flac_parallel::plan(self.decoder.seek_points(), &info, self.decoder.first_frame_offset(), reopen.len);
-        let mut probe = reopen.source()?;
+        let chunks = flac_parallel::plan(self.decoder.seek_points(), &info, self.decoder.first_frame_offset(), len);
+        let mut probe = reopen()?;
         let Some(chunks) = chunks.filter(|c| flac_parallel::chunks_check_out(c, &info, &mut *probe)) else {
             return Ok(false);
         };
-        let open = || FlacDecoder::new(reopen.source()?).map_err(flac_error);
+        let open = || FlacDecoder::new(reopen()?).map_err(flac_error);
         self.parallel = Some(ParallelFlac::spawn([open()?, open()?], &chunks)?);
         Ok(true)
     }
 
-    /// The next frame into `planes` (or one skipped frame), `None` at the end of the stream.
+    /// The next frames into `planes` (or one skipped frame), `None` at the end of the stream.
     pub(super) fn decode(&mut self, planes: &mut Vec<Vec<f32>>) -> Result<Option<PacketOutcome>> {
-        if let Some(parallel) = &mut self.parallel {
-            return Ok(match parallel.next(planes)? {
-                Next::Frames(n) => {
-                    self.decoded += n as u64;
-                    Some(PacketOutcome::Frames((self.rate, self.layout.clone(), 0)))
-                }
-                Next::Corrupt => Some(PacketOutcome::Corrupt),
-                Next::End => None,
-            });
-        }
         let frames = match self.held.take() {
             Some(n) => n,
-            None => self.decoder.next_frame(planes).map_err(flac_error)?,
+            None => {
+                let (n, errors) = self.next_frames(planes)?;
+                self.corrupt = errors;
+                n
+            }
         };
-        if frames == 0 {
-            // What libFLAC met after the last frame is the cut itself (reported as truncation)
-            // or bytes after the stream (an ID3v1 or APE tag), not a damaged frame.
-            self.reported = self.decoder.errors();
-        }
-        if self.reported < self.decoder.errors() {
-            self.reported += 1;
+        if self.corrupt > 0 {
+            self.corrupt -= 1;
             self.held = Some(frames);
             return Ok(Some(PacketOutcome::Corrupt));
         }
@@ -185,6 +164,21 @@ impl LibFlac {
         }
         self.decoded += frames as u64;
         Ok(Some(PacketOutcome::Frames((self.rate, self.layout.clone(), 0))))
+    }
+
+    /// The next frames into `planes` (0 at the end of the stream), from the decoder threads or
+    /// the single decoder, and the frames libFLAC could not decode before them.
+    fn next_frames(&mut self, planes: &mut Vec<Vec<f32>>) -> Result<(usize, u64)> {
+        if let Some(parallel) = &mut self.parallel {
+            return parallel.next(planes);
+        }
+        let frames = self.decoder.next_frame(planes).map_err(flac_error)?;
+        let errors = self.decoder.errors();
+        // What libFLAC met after the last frame is the cut itself (reported as truncation) or
+        // bytes after the stream (an ID3v1 or APE tag), not a damaged frame.
+        let new = if frames == 0 { 0 } else { errors - self.reported };
+        self.reported = errors;
+        Ok((frames, new))
     }
 
     /// Whether the stream ended before the frame count STREAMINFO declares.
@@ -219,10 +213,11 @@ fn flac_channels(count: u32) -> Channels {
     }
 }
 
+/// The engine's error for one of libFLAC's.
 pub(super) fn flac_error(e: FlacError) -> Error {
     match e {
         FlacError::Io(io) => Error::Io(io),
-        FlacError::Decoder(m) if m.starts_with("not a FLAC stream") => {
+        FlacError::NotFlac => {
             Error::Unsupported { reason: "not a recognised audio format (FLAC without STREAMINFO)".to_owned() }
         }
         other => Error::Malformed { reason: other.to_string() },

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 const TARGET_CHUNK_S: f64 = 5.0;
 /// A stretch between two seek points longer than this leaves the stream on one thread (a
 /// decoder running a chunk ahead holds up to a chunk of decoded audio).
-pub(super) const MAX_CHUNK_S: f64 = 12.0;
+const MAX_CHUNK_S: f64 = 12.0;
 /// Fewer chunks than this are not worth a second thread.
 const MIN_CHUNKS: usize = 4;
 
@@ -61,14 +61,14 @@ pub(super) fn plan(points: &[SeekPoint], info: &StreamInfo, first_frame: u64, le
     if starts.first().is_none_or(|p| p.sample != 0 || p.offset != 0) {
         return None;
     }
-    let ends = starts.iter().skip(1).map(|p| (p.sample, first_frame + p.offset)).chain([(total, len)]);
+    let ends = starts.iter().skip(1).map(|p| first_frame + p.offset).chain([len]);
     let chunks: Vec<Chunk> = starts
         .iter()
         .zip(ends)
-        .map(|(p, (_, end))| Chunk { start: first_frame + p.offset, end, sample: p.sample })
+        .map(|(p, end)| Chunk { start: first_frame + p.offset, end, sample: p.sample })
         .collect();
-    let longest =
-        starts.iter().zip(starts.iter().skip(1).map(|p| p.sample).chain([total])).map(|(a, b)| b - a.sample).max()?;
+    let next_samples = chunks.iter().skip(1).map(|c| c.sample).chain([total]);
+    let longest = chunks.iter().zip(next_samples).map(|(c, next)| next - c.sample).max()?;
     (chunks.len() >= MIN_CHUNKS && longest as f64 <= MAX_CHUNK_S * rate).then_some(chunks)
 }
 
@@ -116,16 +116,6 @@ enum Msg {
     Failed(Error),
 }
 
-/// What [`ParallelFlac::next`] gave.
-pub(super) enum Next {
-    /// Frames, in the planes.
-    Frames(usize),
-    /// A frame libFLAC could not decode.
-    Corrupt,
-    /// The end of the stream.
-    End,
-}
-
 /// The two decoder threads and where the consumer stands.
 pub(super) struct ParallelFlac {
     workers: Vec<(Receiver<Msg>, JoinHandle<()>)>,
@@ -133,9 +123,6 @@ pub(super) struct ParallelFlac {
     chunks_left: usize,
     /// Errors of each decoder already handed out.
     reported: [u64; 2],
-    /// Errors to hand out before the held frame.
-    pending: u64,
-    held: Option<Vec<Vec<f32>>>,
 }
 
 impl std::fmt::Debug for ParallelFlac {
@@ -159,38 +146,31 @@ impl ParallelFlac {
                 std::thread::Builder::new().name("flac".to_owned()).spawn(move || work(decoder, &mine, &tx))?;
             workers.push((rx, thread));
         }
-        Ok(ParallelFlac { workers, current: 0, chunks_left: chunks.len(), reported: [0; 2], pending: 0, held: None })
+        Ok(ParallelFlac { workers, current: 0, chunks_left: chunks.len(), reported: [0; 2] })
     }
 
-    /// The next frames into `planes`, in stream order.
-    pub(super) fn next(&mut self, planes: &mut Vec<Vec<f32>>) -> Result<Next> {
-        loop {
-            if self.pending > 0 {
-                self.pending -= 1;
-                return Ok(Next::Corrupt);
-            }
-            if let Some(held) = self.held.take() {
-                *planes = held;
-                return Ok(Next::Frames(planes.first().map_or(0, Vec::len)));
-            }
-            if self.chunks_left == 0 {
-                return Ok(Next::End);
-            }
+    /// The next frames into `planes`, in stream order (0 at the end of the stream), and the
+    /// frames libFLAC could not decode before them.
+    pub(super) fn next(&mut self, planes: &mut Vec<Vec<f32>>) -> Result<(usize, u64)> {
+        // Errors at the end of a chunk go with the next chunk's first frames.
+        let mut carried = 0;
+        while self.chunks_left > 0 {
             let w = self.current;
             let message = self.workers[w]
                 .0
                 .recv()
                 .map_err(|_| Error::DecoderPanic { message: "a FLAC decoder thread stopped".to_owned() })?;
             match message {
-                Msg::Frames(frame, errors) => {
-                    self.pending = errors.saturating_sub(self.reported[w]);
+                Msg::Frames(frames, errors) => {
+                    *planes = frames;
+                    carried += errors.saturating_sub(self.reported[w]);
                     self.reported[w] = errors;
-                    self.held = Some(frame);
+                    return Ok((planes.first().map_or(0, Vec::len), carried));
                 }
                 Msg::ChunkEnd(errors) => {
                     // Errors after the last frame of the stream are its cut or trailing tags.
                     if self.chunks_left > 1 {
-                        self.pending = errors.saturating_sub(self.reported[w]);
+                        carried += errors.saturating_sub(self.reported[w]);
                     }
                     self.reported[w] = errors;
                     self.chunks_left -= 1;
@@ -199,6 +179,7 @@ impl ParallelFlac {
                 Msg::Failed(e) => return Err(e),
             }
         }
+        Ok((0, 0))
     }
 }
 

@@ -186,9 +186,7 @@ impl Decoder {
         let mut me = Self::open(FileSource::new(file)?, limits)?;
         if let Backend::Flac(flac) = &mut me.backend {
             // A native FLAC stream may then be decoded on two threads, each with its handle.
-            let len = file.metadata()?.len();
-            let start = len - flac.span_len();
-            flac.can_reopen(file.try_clone()?, start, len - start);
+            flac.can_reopen(file.try_clone()?);
         }
         Ok(me)
     }
@@ -209,8 +207,9 @@ impl Decoder {
         let mut view = SeekableSource { inner: source, start, len: len - start };
         view.seek(SeekFrom::Start(0))?;
         if flac::is_native_flac(&mut view)? {
+            let span = (view.start, view.len);
             return guarded(|| {
-                let (flac, info) = LibFlac::open(Box::new(view), limits)?;
+                let (flac, info) = LibFlac::open(Box::new(view), span, limits)?;
                 Ok(Self::new(Backend::Flac(Box::new(flac)), info, limits, Trim::default(), None))
             });
         }

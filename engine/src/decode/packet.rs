@@ -8,8 +8,7 @@ use symphonia::core::packet::Packet;
 use super::layout::layout_of;
 use super::{Backend, Decoder, guarded, sym_to_error};
 use crate::channels::ChannelRole;
-use crate::error::Error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 impl Decoder {
     /// The next packet of the track, `None` at the end of the stream (or where a packet is cut

@@ -73,8 +73,8 @@ impl<R: Read + Seek> FlacDecoder<R> {
     /// reads the metadata up to the first audio frame.
     ///
     /// # Errors
-    /// [`Error::Io`] when the source fails; [`Error::Decoder`] when it is not a FLAC stream
-    /// (no STREAMINFO) or libFLAC cannot start.
+    /// [`Error::Io`] when the source fails; [`Error::NotFlac`] when it is not a FLAC stream
+    /// (no STREAMINFO); [`Error::Decoder`] when libFLAC cannot start.
     pub fn new(mut source: R) -> Result<Self, Error> {
         let pos = source.stream_position()?;
         let len = source.seek(SeekFrom::End(0))?;
@@ -133,7 +133,7 @@ impl<R: Read + Seek> FlacDecoder<R> {
         }
         decoder.info = match client.info {
             Some(info) if ok != 0 => info,
-            _ => return Err(Error::Decoder("not a FLAC stream (no STREAMINFO)".to_owned())),
+            _ => return Err(Error::NotFlac),
         };
         Ok(decoder)
     }
@@ -383,8 +383,7 @@ unsafe extern "C" fn metadata_callback<R: Read + Seek>(
     metadata: *const sys::FLAC__StreamMetadata,
     data: *mut c_void,
 ) {
-    // SAFETY: as in `read_callback`; libFLAC passes a valid metadata block for the call, and
-    // only STREAMINFO is asked for (the default), whose union member is `stream_info`.
+    // SAFETY: as in `read_callback`; libFLAC passes a valid metadata block for the call.
     let (client, block) = unsafe { (&mut *data.cast::<Client<R>>(), &*metadata) };
     if block.type_ == sys::FLAC__METADATA_TYPE_SEEKTABLE {
         // SAFETY: the block is a SEEKTABLE, whose union member is `seek_table`, holding
@@ -416,7 +415,6 @@ unsafe extern "C" fn metadata_callback<R: Read + Seek>(
         min_block_frames: s.min_blocksize,
         max_block_frames: s.max_blocksize,
     });
-    client.planes = vec![Vec::new(); s.channels as usize];
 }
 
 unsafe extern "C" fn error_callback<R: Read + Seek>(
