@@ -3,57 +3,20 @@
 //!
 //! Blocks are shared, not copied: the producer wraps a block once in a [`SharedBlock`] and hands
 //! the same allocation to every consumer (the meter's workers and the encoder), which drop their
-//! reference when done ([`Ready`] is a block as a pass hands it on). Each worker's queue is short and bounded, so memory stays constant and
-//! a slow consumer holds the producer back instead of piling up audio.
+//! reference when done ([`crate::handoff`] makes those blocks). Each worker's queue is short and
+//! bounded, so memory stays constant and a slow consumer holds the producer back instead of
+//! piling up audio.
 
 use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use crate::threads::Threads;
-
 /// One block of planar audio shared between threads (one `Vec` per channel).
 pub type SharedBlock = Arc<Vec<Vec<f32>>>;
 
-/// A block as a pass hands it on: lent on one thread ([`Threads::Single`]: nothing else holds
-/// it), or copied once into a [`SharedBlock`] every helper thread takes a reference to.
-#[derive(Debug)]
-pub(crate) enum Ready<'a> {
-    /// The producer's own planes.
-    Borrowed(&'a [Vec<f32>]),
-    /// One copy shared by every consumer.
-    Shared(SharedBlock),
-}
-
-impl<'a> Ready<'a> {
-    /// `planes` as a pass with `threads` hands them on.
-    pub(crate) fn new(planes: &'a [Vec<f32>], threads: Threads) -> Self {
-        match threads {
-            Threads::Single => Ready::Borrowed(planes),
-            Threads::Pipelined => Ready::Shared(Arc::new(planes.to_vec())),
-        }
-    }
-
-    /// The planes.
-    pub(crate) fn planes(&self) -> &[Vec<f32>] {
-        match self {
-            Ready::Borrowed(planes) => planes,
-            Ready::Shared(block) => block,
-        }
-    }
-
-    /// A reference to the shared block (a copy only if it was lent).
-    pub(crate) fn shared(&self) -> SharedBlock {
-        match self {
-            Ready::Borrowed(planes) => Arc::new(planes.to_vec()),
-            Ready::Shared(block) => Arc::clone(block),
-        }
-    }
-}
-
-/// Blocks queued for one worker (with [`crate::decode::BLOCK_FRAMES`]-sized blocks, under 2 s
-/// of audio at 44.1 kHz).
-const QUEUE_BLOCKS: usize = 8;
+/// Blocks queued for one worker (with [`crate::handoff::HANDOFF_FRAMES`]-sized blocks, about
+/// 3 s of audio at 44.1 kHz).
+const QUEUE_BLOCKS: usize = 4;
 
 /// A thread feeding every block it is sent to `work(&mut state, planes)`, in order; the state
 /// comes back from [`BlockWorker::finish`].

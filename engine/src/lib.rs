@@ -21,6 +21,7 @@ pub mod decode;
 pub mod dsp;
 pub mod encode;
 pub mod error;
+mod handoff;
 pub mod loudness;
 pub mod output;
 pub mod process;

@@ -6,8 +6,8 @@
 //!
 //! libFLAC is the encoder behind `flac -5`; using it gives the reference compression at the
 //! reference speed, and its frame-level threads (`Settings::threads`) let one stream use more
-//! than one core. This is the only crate of the workspace that may use `unsafe`, and only in
-//! its `ffi` module; everything it exports is safe.
+//! than one core. This crate and `audioproc-simd` are the only ones of the workspace that may
+//! use `unsafe`, this one only in its `ffi` module; everything it exports is safe.
 
 mod ffi;
 

@@ -103,8 +103,6 @@ pub struct LoudnessMeter {
     sub_block: usize,
     /// Frames already in the current sub-block.
     fill: usize,
-    /// Per-channel sum of squares of the current sub-block.
-    sums: Vec<f64>,
     /// Weighted mean-square energy of the last `RING` sub-blocks.
     ring: [f64; RING],
     completed: u64,
@@ -149,7 +147,6 @@ impl LoudnessMeter {
             sample_peak: vec![0.0; n],
             sub_block,
             fill: 0,
-            sums: vec![0.0; n],
             ring: [0.0; RING],
             completed: 0,
             momentary: None,
@@ -189,20 +186,19 @@ impl LoudnessMeter {
         while start < frames {
             let n = (self.sub_block - self.fill).min(frames - start);
             let range = start..start + n;
-            if planes.len() == 2 {
-                let (l, r) = self.filters.split_at_mut(1);
-                let (sl, sr) = self.sums.split_at_mut(1);
-                KWeighting::accumulate_squares_pair(
-                    &mut l[0],
-                    &mut r[0],
-                    &planes[0].as_ref()[range.clone()],
-                    &planes[1].as_ref()[range],
-                    &mut sl[0],
-                    &mut sr[0],
-                );
-            } else {
-                for ((f, s), p) in self.filters.iter_mut().zip(&mut self.sums).zip(planes) {
-                    f.accumulate_squares(&p.as_ref()[range.clone()], s);
+            // Channels go through the recursion in pairs (one vector register each).
+            for (filters, planes) in self.filters.chunks_mut(2).zip(planes.chunks(2)) {
+                match (filters, planes) {
+                    ([l, r], [pl, pr]) => KWeighting::accumulate_squares_pair(
+                        l,
+                        r,
+                        &pl.as_ref()[range.clone()],
+                        &pr.as_ref()[range.clone()],
+                    ),
+                    (filters, planes) => filters
+                        .iter_mut()
+                        .zip(planes)
+                        .for_each(|(f, p)| f.accumulate_squares(&p.as_ref()[range.clone()])),
                 }
             }
             self.fill += n;
@@ -223,8 +219,9 @@ impl LoudnessMeter {
     }
 
     fn complete_sub_block(&mut self) {
-        let energy: f64 = self.weights.iter().zip(&self.sums).map(|(w, s)| w * s).sum::<f64>() / self.sub_block as f64;
-        self.sums.iter_mut().for_each(|s| *s = 0.0);
+        let energy: f64 =
+            self.weights.iter().zip(&mut self.filters).map(|(w, f)| w * f.take_sum_of_squares()).sum::<f64>()
+                / self.sub_block as f64;
         self.filters.iter_mut().for_each(KWeighting::flush_tiny);
         self.fill = 0;
         self.ring[(self.completed % RING as u64) as usize] = energy;

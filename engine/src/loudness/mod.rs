@@ -1,7 +1,7 @@
 //! ITU-R BS.1770-4 / EBU R128 loudness measurement, written in-house.
 //!
 //! - [`kweight`]: the K-weighting pre-filter, derived for any sample rate (its recursion runs
-//!   two samples per step: `recursion`).
+//!   two samples per step: `recursion`; on CPUs with AVX2 and FMA, `audioproc_simd::cascade`).
 //! - [`true_peak`]: oversampled true-peak detection with an interpolation filter that passes
 //!   EBU Tech 3341 cases 15–19.
 //! - [`histogram`]: O(1)-memory gating for integrated loudness and loudness range.

@@ -8,14 +8,13 @@
 //! meter runs on the caller's thread. The figures are identical either way (and for any block
 //! sizes): each half sees the whole stream, in order.
 
-use std::sync::Arc;
-
 use super::curve::PeakSteps;
 use super::histogram::GatingHistogram;
 use super::meter::{LoudnessMeter, LoudnessReport, MeterOptions, sub_block_frames};
 use super::true_peak::TruePeak;
-use crate::block_worker::{BlockWorker, Ready, SharedBlock};
+use crate::block_worker::{BlockWorker, SharedBlock};
 use crate::error::Result;
+use crate::handoff::{Handoff, Ready};
 use crate::threads::Threads;
 
 /// What the true-peak worker measures: one detector per channel, and the true peak per step
@@ -32,7 +31,12 @@ pub struct ThreadedMeter {
 #[derive(Debug)]
 enum Inner {
     Single(Box<LoudnessMeter>),
-    Pipelined { loudness: BlockWorker<LoudnessMeter>, true_peak: BlockWorker<TruePeakWork> },
+    Pipelined {
+        loudness: BlockWorker<LoudnessMeter>,
+        true_peak: BlockWorker<TruePeakWork>,
+        /// Gathers the blocks given to [`ThreadedMeter::process`].
+        handoff: Handoff,
+    },
 }
 
 impl ThreadedMeter {
@@ -59,19 +63,23 @@ impl ThreadedMeter {
                 Some(steps) => steps.process(peaks, planes),
                 None => peaks.iter_mut().zip(planes).for_each(|(tp, plane)| tp.process(plane)),
             })?;
-        Ok(ThreadedMeter { inner: Inner::Pipelined { loudness, true_peak } })
+        Ok(ThreadedMeter { inner: Inner::Pipelined { loudness, true_peak, handoff: Handoff::new(threads) } })
     }
 
-    /// Feeds one block: one plane per channel, all the same length. Pipelined, the block is
-    /// copied once for the two workers (the job shares its blocks with them without a copy).
+    /// Feeds one block: one plane per channel, all the same length. Pipelined, the blocks are
+    /// copied once for the two workers, gathered into larger ones (the job shares its blocks
+    /// with them without a copy: [`ThreadedMeter::process_shared`]).
     ///
     /// # Panics
     /// As [`LoudnessMeter::process`] (pipelined: on [`ThreadedMeter::report`]).
     pub fn process<P: AsRef<[f32]>>(&mut self, planes: &[P]) {
         match &mut self.inner {
             Inner::Single(meter) => meter.process(planes),
-            Inner::Pipelined { .. } => {
-                self.process_shared(&Arc::new(planes.iter().map(|p| p.as_ref().to_vec()).collect()));
+            Inner::Pipelined { loudness, true_peak, handoff } => {
+                if let Some(block) = handoff.gather(planes) {
+                    loudness.send(&block);
+                    true_peak.send(&block);
+                }
             }
         }
     }
@@ -83,7 +91,7 @@ impl ThreadedMeter {
     pub(crate) fn process_shared(&mut self, block: &SharedBlock) {
         match &mut self.inner {
             Inner::Single(meter) => meter.process(block),
-            Inner::Pipelined { loudness, true_peak } => {
+            Inner::Pipelined { loudness, true_peak, .. } => {
                 loudness.send(block);
                 true_peak.send(block);
             }
@@ -106,7 +114,11 @@ impl ThreadedMeter {
     pub fn finish(self) -> (LoudnessReport, GatingHistogram) {
         let meter = match self.inner {
             Inner::Single(meter) => *meter,
-            Inner::Pipelined { loudness, true_peak } => {
+            Inner::Pipelined { loudness, true_peak, mut handoff } => {
+                if let Some(Ready::Shared(block)) = handoff.flush() {
+                    loudness.send(&block);
+                    true_peak.send(&block);
+                }
                 let (peaks, steps) = true_peak.finish();
                 let mut meter = loudness.finish();
                 meter.adopt_true_peaks(peaks, steps);

@@ -17,12 +17,13 @@ use std::io::BufWriter;
 use std::path::Path;
 use std::sync::mpsc;
 
-use crate::block_worker::{Ready, SharedBlock};
+use crate::block_worker::SharedBlock;
 use crate::channels::ChannelRole;
 use crate::decode::StreamInfo;
 use crate::dsp::{Gain, LimiterOptions, Stage, StageChain, TruePeakLimiter};
 use crate::encode::{Encoder, SampleFormat};
 use crate::error::{Error, Result};
+use crate::handoff::{Handoff, Ready};
 use crate::loudness::{ThreadedMeter, channel_weights};
 use crate::threads::Threads;
 
@@ -151,8 +152,9 @@ impl Pass<'_, '_> {
     }
 
     /// Runs every block through the chain and the meter and hands it to `deliver`, which
-    /// returns `false` to stop early. Pipelined, each block is copied once out of the chain and
-    /// that copy is shared by the meter's threads and the encoder.
+    /// returns `false` to stop early. Pipelined, the blocks out of the chain are copied once,
+    /// gathered into larger ones ([`Handoff`]), and shared by the meter's threads and the
+    /// encoder.
     fn run(&mut self, mut deliver: impl FnMut(Ready<'_>) -> Result<bool>) -> Result<()> {
         let (job, decoder, chain, meter) = (self.job, &mut self.source, &mut self.chain, &mut self.meter);
         let progress = |frames_done| {
@@ -165,21 +167,30 @@ impl Pass<'_, '_> {
         };
         let mut blocks = 0u32;
         let mut finished = false;
+        let mut handoff = Handoff::new(job.threads);
+        let mut hand_on = |ready: Ready<'_>| {
+            meter.process_ready(&ready);
+            deliver(ready)
+        };
         while !finished {
             job.cancel.check()?;
-            let ready = match decoder.next_block()? {
+            let processed = match decoder.next_block()? {
                 Some(block) => chain.process(block)?,
                 None => {
                     finished = true;
                     chain.finish()?
                 }
             };
-            if ready.first().is_some_and(|p| !p.is_empty()) {
-                let ready = Ready::new(ready, job.threads);
-                meter.process_ready(&ready);
-                if !deliver(ready)? {
-                    break;
-                }
+            if let Some(ready) = handoff.offer(processed)
+                && !hand_on(ready)?
+            {
+                break;
+            }
+            if finished
+                && let Some(rest) = handoff.flush()
+                && !hand_on(rest)?
+            {
+                break;
             }
             blocks += 1;
             if blocks.is_multiple_of(64) {

@@ -3,10 +3,10 @@
 //! encoded.
 
 use crate::analyze::Analysis;
-use crate::block_worker::Ready;
 use crate::decode::Decoder;
 use crate::dsp::{Stage, StageChain};
 use crate::error::Result;
+use crate::handoff::{Handoff, Ready};
 use crate::loudness::histogram::GatingHistogram;
 use crate::loudness::{LoudnessReport, ThreadedMeter, channel_weights};
 use crate::output::directory_of;
@@ -51,13 +51,18 @@ pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder, keep: bool) -> Re
         true => None,
     };
     let mut blocks = 0u32;
-    job.cancel.check()?;
-    while let Some(block) = decoder.next_block()? {
-        // Pipelined, one copy of the block goes to every helper thread.
-        let ready = Ready::new(block, job.threads);
+    // Pipelined, one copy of the blocks goes to every helper thread.
+    let mut handoff = Handoff::new(job.threads);
+    let mut hand_on = |ready: Ready<'_>| {
         meter_in.process_ready(&ready);
         if let Some(k) = &mut keeper {
             k.keep(&ready);
+        }
+    };
+    job.cancel.check()?;
+    while let Some(block) = decoder.next_block()? {
+        if let Some(ready) = handoff.offer(block) {
+            hand_on(ready);
         }
         if let Some(m) = &mut meter_pre {
             m.process(chain.process(block)?);
@@ -67,6 +72,9 @@ pub(super) fn measure(job: &mut Job<'_>, mut decoder: Decoder, keep: bool) -> Re
             progress(decoder.frames(), total);
         }
         job.cancel.check()?;
+    }
+    if let Some(ready) = handoff.flush() {
+        hand_on(ready);
     }
     if let Some(m) = &mut meter_pre {
         m.process(chain.finish()?);

@@ -20,9 +20,10 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use crate::block_worker::{BlockWorker, Ready};
+use crate::block_worker::BlockWorker;
 use crate::decode::{Decoder, StreamInfo};
 use crate::error::{Error, Result};
+use crate::handoff::Ready;
 use crate::threads::Threads;
 
 /// The largest copy kept (about 3 h of 44.1 kHz stereo); longer inputs are decoded per pass.
