@@ -65,6 +65,7 @@ impl Stage {
     /// and the three before it; `y_hi`, `y_lo` = the last whole pair's newer and older output.
     /// The operations of a lane of the vector loop, in the same order.
     #[inline(always)]
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     fn lane(&self, parity: usize, x: [f64; 4], y_hi: f64, y_lo: f64) -> f64 {
         let t = |k: usize| self.taps[k][parity];
         let g = x[0] * t(0);
@@ -97,6 +98,7 @@ impl State {
     /// One sample on lane `parity` alone: at an even position (the last of a call, its pair
     /// comes with the next call) or an odd one (the first of a call).
     #[inline(always)]
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     fn lone(&mut self, c: &Cascade, parity: usize, xi: f32) {
         let xi = f64::from(xi);
         // The last whole pair's outputs are one and two back at an even position, two and
