@@ -16,7 +16,7 @@ pub type SharedBlock = Arc<Vec<Vec<f32>>>;
 
 /// Blocks queued for one worker (with [`crate::handoff::HANDOFF_FRAMES`]-sized blocks, about
 /// 3 s of audio at 44.1 kHz).
-const QUEUE_BLOCKS: usize = 4;
+const QUEUE_BLOCKS: usize = 3;
 
 /// A thread feeding every block it is sent to `work(&mut state, planes)`, in order; the state
 /// comes back from [`BlockWorker::finish`].

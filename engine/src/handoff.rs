@@ -22,7 +22,7 @@ pub(crate) const HANDOFF_FRAMES: usize = 4 * BLOCK_FRAMES;
 
 /// Shared blocks kept for reuse at most (more are in flight only if a consumer holds on to
 /// blocks, and then they are simply dropped when done).
-const MAX_POOL: usize = 32;
+const MAX_POOL: usize = 8;
 
 /// A block as a pass hands it on: lent on one thread ([`Threads::Single`]: nothing else holds
 /// it), or copied once into a [`SharedBlock`] every helper thread takes a reference to.

@@ -32,7 +32,7 @@ use super::replay::Source;
 use super::{Job, OutputMeasurement, PeakMode, Progress};
 
 /// Blocks queued between the apply loop and the encoder thread (a few hundred ms of audio).
-const ENCODER_QUEUE_BLOCKS: usize = 8;
+const ENCODER_QUEUE_BLOCKS: usize = 3;
 
 /// What one apply pass produced.
 #[derive(Debug)]
