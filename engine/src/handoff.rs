@@ -99,6 +99,8 @@ impl Handoff {
             unreachable!("the block being gathered is held by the handoff alone")
         };
         for (into, plane) in gathered.iter_mut().zip(planes) {
+            // Exactly what is needed when a block runs over (no doubling of a large buffer).
+            into.reserve_exact(plane.as_ref().len());
             into.extend_from_slice(plane.as_ref());
         }
         self.take_filled(HANDOFF_FRAMES)
