@@ -396,8 +396,10 @@ fn sigterm_hands_unfinished_messages_back() {
     let (s3, sqs) = (S3::new(&moto.endpoint()), Sqs::new(&moto.endpoint()));
     let b = bucket("handback");
     s3.create_bucket(&b);
-    // Long enough to be still in progress when the signal arrives.
-    s3.put(&b, "in/long.wav", wav(120.0, 3));
+    // Long enough to be still in progress when the signal arrives (the engine normalises two
+    // minutes of WAV to FLAC in a tenth of a second, so the first worker encodes five minutes
+    // to MP3, which with its verification takes seconds).
+    s3.put(&b, "in/long.wav", wav(300.0, 3));
     let queue = sqs.create(
         &format!("handback-{}", std::process::id()),
         &[(QueueAttributeName::VisibilityTimeout, VISIBILITY.to_owned())],
@@ -405,7 +407,7 @@ fn sigterm_hands_unfinished_messages_back() {
     sqs.send(&queue, &s3_event(&b, "in/long.wav").to_string());
     let output = format!("s3://{b}/out/");
 
-    let mut first = Worker::start(&queue, &output, &["--grace", "0", "--visibility", "600"]);
+    let mut first = Worker::start(&queue, &output, &["--grace", "0", "--visibility", "600", "--format", "mp3"]);
     wait_until(
         Duration::from_secs(20),
         "the message to be received",
@@ -419,7 +421,7 @@ fn sigterm_hands_unfinished_messages_back() {
     // Visible again at once, not after the 600 s the worker received it for.
     let visible = || sqs.attribute(&queue, QueueAttributeName::ApproximateNumberOfMessages);
     wait_until(Duration::from_secs(3), "the message to be visible again", || visible() == "1", || first.logs());
-    assert!(s3.head(&b, "out/in/long.flac").is_none(), "written despite the stop");
+    assert!(s3.head(&b, "out/in/long.mp3").is_none(), "written despite the stop");
 
     let mut second = Worker::start(&queue, &output, &[]);
     wait_until(
