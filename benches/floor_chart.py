@@ -9,6 +9,7 @@ target ("-" for none).
 
 import csv
 import sys
+import textwrap
 
 import matplotlib
 
@@ -23,14 +24,15 @@ def main() -> None:
     slower = [r for r in rows if r[6] == "slower"]
     faster = [r for r in rows if r[6] == "faster"]
     fig, axes = plt.subplots(
-        1, 2, figsize=(14, 6), gridspec_kw={"width_ratios": [len(slower), len(faster)]}
+        1, 2, figsize=(16, 6.5), gridspec_kw={"width_ratios": [len(slower), len(faster)]}
     )
     panels = [
         (axes[0], slower, "audioproc's time ÷ the peer's (lower is better)", "tab:blue"),
         (axes[1], faster, "the peer's time ÷ audioproc's (higher is better)", "tab:green"),
     ]
     for ax, group, title, colour in panels:
-        labels = [r[0].replace(" ÷ ", "\n÷ ").replace(": ", ":\n") for r in group]
+        # Wrapped so that neighbouring labels never run into each other.
+        labels = ["\n".join(textwrap.wrap(r[0], 14)) for r in group]
         ratios = [float(r[5]) for r in group]
         bars = ax.bar(range(len(group)), ratios, color=colour)
         for i, r in enumerate(group):
