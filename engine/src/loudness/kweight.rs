@@ -6,35 +6,20 @@
 //! BS.1770 table's response up to 20 kHz from 11.025 kHz up, and within 0.04 dB at 8 kHz.
 //! The prototype parameters are those fitted to the BS.1770 table by libebur128's author.
 
-use audioproc_simd::cascade::{self, Cascade, State};
+/// Biquad coefficients (a0 normalised to 1): the type the fused recursion takes.
+pub use audioproc_simd::cascade::Biquad;
+use audioproc_simd::cascade::{Cascade, State};
 
 use super::recursion::{self, History, Pair};
 
-/// Biquad coefficients (a0 normalised to 1).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Biquad {
-    /// Feed-forward b0.
-    pub b0: f64,
-    /// Feed-forward b1.
-    pub b1: f64,
-    /// Feed-forward b2.
-    pub b2: f64,
-    /// Feedback a1.
-    pub a1: f64,
-    /// Feedback a2.
-    pub a2: f64,
-}
-
-impl Biquad {
-    /// Magnitude response (linear) at normalised angular frequency `w` (radians per sample).
-    fn magnitude(&self, w: f64) -> f64 {
-        let (c1, s1, c2, s2) = (w.cos(), w.sin(), (2.0 * w).cos(), (2.0 * w).sin());
-        let nr = self.b0 + self.b1 * c1 + self.b2 * c2;
-        let ni = -(self.b1 * s1 + self.b2 * s2);
-        let dr = 1.0 + self.a1 * c1 + self.a2 * c2;
-        let di = -(self.a1 * s1 + self.a2 * s2);
-        ((nr * nr + ni * ni) / (dr * dr + di * di)).sqrt()
-    }
+/// Magnitude response (linear) of `b` at normalised angular frequency `w` (radians per sample).
+fn magnitude(b: &Biquad, w: f64) -> f64 {
+    let (c1, s1, c2, s2) = (w.cos(), w.sin(), (2.0 * w).cos(), (2.0 * w).sin());
+    let nr = b.b0 + b.b1 * c1 + b.b2 * c2;
+    let ni = -(b.b1 * s1 + b.b2 * s2);
+    let dr = 1.0 + b.a1 * c1 + b.a2 * c2;
+    let di = -(b.a1 * s1 + b.a2 * s2);
+    ((nr * nr + ni * ni) / (dr * dr + di * di)).sqrt()
 }
 
 /// The two stages of K-weighting at one sample rate.
@@ -80,7 +65,7 @@ impl KWeightingCoefficients {
     /// Magnitude response (linear) at `freq` Hz when running at `sample_rate`.
     pub fn gain(&self, sample_rate: u32, freq: f64) -> f64 {
         let w = 2.0 * std::f64::consts::PI * freq / f64::from(sample_rate);
-        self.shelf.magnitude(w) * self.high_pass.magnitude(w)
+        magnitude(&self.shelf, w) * magnitude(&self.high_pass, w)
     }
 }
 
@@ -146,8 +131,8 @@ fn calibration() -> f64 {
 
 /// One channel's K-weighting filter state and the running sum of the squares of its output
 /// (direct form I, in f64, two samples per step: see [`super::recursion`]; on CPUs with AVX2
-/// and FMA, [`audioproc_simd::cascade`], with fused multiply-adds). In f64 this agrees with the textbook transposed direct form II to
-/// within rounding (~1e-15 relative).
+/// and FMA, [`audioproc_simd::cascade`], with fused multiply-adds). In f64 this agrees with the
+/// textbook transposed direct form II to within rounding (~1e-15 relative).
 #[derive(Clone, Debug)]
 pub struct KWeighting {
     c: KWeightingCoefficients,
@@ -163,8 +148,7 @@ impl KWeighting {
     /// A filter at rest for `sample_rate`.
     pub fn new(sample_rate: u32) -> Self {
         let c = KWeightingCoefficients::new(sample_rate);
-        let simd = |b: &Biquad| cascade::Biquad { b0: b.b0, b1: b.b1, b2: b.b2, a1: b.a1, a2: b.a2 };
-        let fused = audioproc_simd::has_avx2_fma().then(|| Cascade::new(&simd(&c.shelf), &simd(&c.high_pass)));
+        let fused = audioproc_simd::has_avx2_fma().then(|| Cascade::new(&c.shelf, &c.high_pass));
         KWeighting { c, fused, h: History::default(), sums: [0.0; 2] }
     }
 

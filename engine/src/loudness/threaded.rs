@@ -75,10 +75,9 @@ impl ThreadedMeter {
     pub fn process<P: AsRef<[f32]>>(&mut self, planes: &[P]) {
         match &mut self.inner {
             Inner::Single(meter) => meter.process(planes),
-            Inner::Pipelined { loudness, true_peak, handoff } => {
+            Inner::Pipelined { handoff, .. } => {
                 if let Some(block) = handoff.gather(planes) {
-                    loudness.send(&block);
-                    true_peak.send(&block);
+                    self.process_shared(&block);
                 }
             }
         }
@@ -111,14 +110,15 @@ impl ThreadedMeter {
 
     /// The finished measurement and the gating blocks of its integrated loudness (see
     /// [`LoudnessMeter::gating`]). Waits for the helper threads; a panic there is re-raised here.
-    pub fn finish(self) -> (LoudnessReport, GatingHistogram) {
+    pub fn finish(mut self) -> (LoudnessReport, GatingHistogram) {
+        if let Inner::Pipelined { handoff, .. } = &mut self.inner
+            && let Some(rest) = handoff.flush()
+        {
+            self.process_ready(&rest);
+        }
         let meter = match self.inner {
             Inner::Single(meter) => *meter,
-            Inner::Pipelined { loudness, true_peak, mut handoff } => {
-                if let Some(Ready::Shared(block)) = handoff.flush() {
-                    loudness.send(&block);
-                    true_peak.send(&block);
-                }
+            Inner::Pipelined { loudness, true_peak, .. } => {
                 let (peaks, steps) = true_peak.finish();
                 let mut meter = loudness.finish();
                 meter.adopt_true_peaks(peaks, steps);
